@@ -1,0 +1,37 @@
+# Two commands do everything: `make run` (demo job) and `make test` (all tests and lint).
+# Both create .venv and install the pinned requirements on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO := demo
+PIP := $(BIN)/pip install --disable-pip-version-check -q
+
+.PHONY: install run test lint clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime: $(BIN)/python requirements.txt pyproject.toml
+	$(PIP) -r requirements.txt
+	$(PIP) --no-deps -e .
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PIP) -r requirements-dev.txt
+	@touch $@
+
+install: $(VENV)/.runtime
+
+run: install
+	$(BIN)/python -m segmentation demo-data --customers 5000 --out $(DEMO)/demo_transactions.csv
+	$(BIN)/python -m segmentation run $(DEMO)/demo_transactions.csv --out $(DEMO)/output
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check segmentation dashboard tests
+
+test: lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache

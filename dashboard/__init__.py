@@ -1,0 +1,1 @@
+"""The Dash app (issue: the dashboard). It will call the segmentation library for everything."""

@@ -1,0 +1,194 @@
+"""The model bundle: a fitted model and everything derived from it, saved as one folder.
+
+Every surface (CLI, dashboard, TabPy, exports) loads a bundle and calls :meth:`Bundle.assign`,
+so a customer gets the same segment, name and action everywhere.
+
+Folder layout::
+
+    model.skops      the fitted sklearn Pipeline (skops: loading runs no code)
+    metadata.json    features in input order, feature set, k and per-k metrics, versions, ...
+    segments.csv     the segment book: profile, name, summary and action per segment
+    anova.csv        per-feature ANOVA across segments
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+from dataclasses import dataclass
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import skops.io as sio
+
+from .errors import BundleError, InputError
+from .model import Segmenter, as_feature_frame
+from .naming import Rules, describe_segments
+from .profiles import anova_table, profile_table
+
+FORMAT_VERSION = 1
+# Types skops may instantiate beyond its own defaults; anything else in a file is refused.
+TRUSTED_TYPES = ["segmentation.model.Log1pColumns", "numpy.dtype"]
+# Packages whose major.minor must match between the saving and the loading environment.
+PINNED = ("scikit-learn", "numpy", "skops")
+ASSIGNED_COLUMNS = ["segment", "segment_name", "recommended_action"]
+
+
+def versions() -> dict[str, str]:
+    """Versions that matter for loading a model, of this environment."""
+    out = {"python": platform.python_version()}
+    for name in ("segmentation", "scikit-learn", "numpy", "pandas", "scipy", "skops", "duckdb"):
+        try:
+            out[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            out[name] = "unknown"
+    return out
+
+
+@dataclass
+class Bundle:
+    """A fitted segmentation model with its segment book.
+
+    Attributes
+    ----------
+    pipeline : sklearn.pipeline.Pipeline
+        Imputer, log transform, scaler, KMeans; ``predict`` gives segment ids.
+    metadata : dict
+        At least ``features`` (model input order), ``feature_set``, ``k``, ``k_selection``.
+    segments : DataFrame
+        One row per segment: segment, segment_name, summary, recommended action and profile.
+    anova : DataFrame
+        Per-feature F and p across segments.
+    """
+
+    pipeline: object
+    metadata: dict
+    segments: pd.DataFrame
+    anova: pd.DataFrame
+
+    @property
+    def features(self) -> list[str]:
+        return list(self.metadata["features"])
+
+    @classmethod
+    def from_model(
+        cls,
+        model: Segmenter,
+        customers: pd.DataFrame,
+        *,
+        feature_set: str,
+        rules: Rules,
+        settings: dict | None = None,
+    ) -> Bundle:
+        """Build the bundle of a fitted ``model`` from its training ``customers``.
+
+        ``customers`` holds customer_id and every feature to profile (the model's and any
+        other numeric feature), in the same row order the model was fitted on.
+        """
+        features = list(model.feature_names_in_)
+        numeric = customers.drop(columns=["customer_id"]).select_dtypes("number")
+        profiles = profile_table(numeric, model.labels_, model.log_features_)
+        described = describe_segments(profiles, features, rules)
+        segments = described.merge(profiles, on="segment")
+        table = model.k_selection_.replace({np.nan: None})
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "feature_set": feature_set,
+            "features": features,
+            "profile_features": list(numeric.columns),
+            "log_features": list(model.log_features_),
+            "k": int(model.n_clusters_),
+            "k_requested": model.n_clusters if model.n_clusters == "auto" else int(model.n_clusters),
+            "k_reason": model.k_reason_,
+            "k_preferences": model.k_preferences_,
+            "k_selection": table.to_dict(orient="records"),
+            "params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in model.get_params().items()},
+            "training_rows": int(len(customers)),
+            "rules": rules.source,
+            "settings": settings or {},
+            "versions": versions(),
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        }
+        return cls(model.pipeline_, meta, segments, anova_table(numeric, model.labels_))
+
+    # -- using it ------------------------------------------------------------------------
+
+    def predict(self, X) -> np.ndarray:
+        """Segment id per row of ``X`` (frame with the model's features, or array in order)."""
+        return self.pipeline.predict(as_feature_frame(X, self.features)).astype(int)
+
+    def assign(self, customers: pd.DataFrame) -> pd.DataFrame:
+        """``customers`` with segment, segment_name and recommended_action added."""
+        out = customers.drop(columns=[c for c in ASSIGNED_COLUMNS if c in customers.columns])
+        seg = self.predict(out)
+        book = self.segments.set_index("segment")
+        out = out.assign(segment=seg)
+        out["segment_name"] = book["segment_name"].reindex(seg).to_numpy()
+        out["recommended_action"] = book["recommended_action"].reindex(seg).to_numpy()
+        return out
+
+    # -- files ---------------------------------------------------------------------------
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the bundle into ``folder`` (created if needed) and return it."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        sio.dump(self.pipeline, folder / "model.skops")
+        (folder / "metadata.json").write_text(json.dumps(self.metadata, indent=2, default=_json_default))
+        self.segments.to_csv(folder / "segments.csv", index=False)
+        self.anova.to_csv(folder / "anova.csv", index=False)
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Bundle:
+        """Read a bundle; :class:`BundleError` when it is missing, damaged or incompatible."""
+        folder = Path(folder)
+        needed = ["model.skops", "metadata.json", "segments.csv", "anova.csv"]
+        missing = [n for n in needed if not (folder / n).exists()]
+        if missing:
+            raise BundleError(f"{folder} is not a model folder: missing {', '.join(missing)}")
+        try:
+            meta = json.loads((folder / "metadata.json").read_text())
+        except json.JSONDecodeError as exc:
+            raise BundleError(f"{folder / 'metadata.json'} is not valid JSON: {exc}") from None
+        check_compatible(meta, folder)
+        untrusted = set(sio.get_untrusted_types(file=folder / "model.skops")) - set(TRUSTED_TYPES)
+        if untrusted:
+            raise BundleError(
+                f"{folder / 'model.skops'} holds types this version does not trust: "
+                f"{', '.join(sorted(untrusted))}"
+            )
+        pipeline = sio.load(folder / "model.skops", trusted=TRUSTED_TYPES)
+        segments = pd.read_csv(folder / "segments.csv")
+        anova = pd.read_csv(folder / "anova.csv")
+        return cls(pipeline, meta, segments, anova)
+
+
+def check_compatible(meta: dict, folder: Path | str = "model") -> None:
+    """Refuse a bundle saved by versions whose models may not load or predict the same."""
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise BundleError(
+            f"{folder}: bundle format {meta.get('format_version')!r}, this version reads "
+            f"{FORMAT_VERSION}; refit with `segmentation fit`"
+        )
+    here = versions()
+    saved = meta.get("versions", {})
+    for name in PINNED:
+        if _minor(saved.get(name)) != _minor(here[name]):
+            raise BundleError(
+                f"{folder} was saved with {name} {saved.get(name)}, this environment has "
+                f"{here[name]}: install {name}=={saved.get(name)} or refit the model"
+            )
+
+
+def _minor(version: str | None) -> tuple[str, ...]:
+    return tuple((version or "?").split(".")[:2])
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise InputError(f"cannot write {type(value).__name__} to metadata.json")

@@ -1,0 +1,298 @@
+"""Command line: ``python -m segmentation`` or ``segmentation``.
+
+Bad input gives one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from .bundle import Bundle
+from .errors import InputError
+from .exports import write_table
+from .sources import parse_mapping
+
+EXIT_BAD_INPUT = 2
+
+
+def _data_options(p: argparse.ArgumentParser, model_options: bool = True) -> None:
+    g = p.add_argument_group("input")
+    g.add_argument(
+        "--map",
+        action="append",
+        metavar="ROLE=COLUMN",
+        help="use a differently named column for a role, e.g. --map customer_id=customerid "
+        "(roles: customer_id, txn_date, amount, repayment_date, due_date); repeatable",
+    )
+    g.add_argument(
+        "--feature-set",
+        default="auto",
+        choices=["auto", "transactions", "table"],
+        help="force how the input is read (default: detected from the columns)",
+    )
+    g.add_argument(
+        "--late-after-days",
+        type=int,
+        default=30,
+        help="a loan with no due date is due this many days after it was made (default 30)",
+    )
+    g.add_argument(
+        "--as-of", help="reference date for recency and overdue loans (default: last date in the data)"
+    )
+    g.add_argument(
+        "--max-rejected",
+        type=float,
+        default=0.05,
+        metavar="SHARE",
+        help="stop when more than this share of rows is unusable (default 0.05)",
+    )
+    if model_options:
+        g.add_argument(
+            "--features", help="comma-separated features to cluster on (default: the feature set's)"
+        )
+
+
+def _model_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--k", default="auto", help="number of segments, or auto (default)")
+    g.add_argument("--k-min", type=int, default=2, help="smallest k tried by auto (default 2)")
+    g.add_argument("--k-max", type=int, default=10, help="largest k tried by auto (default 10)")
+    g.add_argument(
+        "--min-segment-share",
+        type=float,
+        default=0.01,
+        help="auto never picks a k with a segment smaller than this share (default 0.01)",
+    )
+    g.add_argument("--rules", help="YAML rule table for names and actions (default: built in)")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="segmentation",
+        description="Customer segmentation: transactions or a customer table in, named segments with actions out.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo-data", help="write synthetic microfinance transactions")
+    p.add_argument("--customers", type=int, default=5_000, help="100 to 1,000,000 (default 5,000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="demo_transactions.csv", help="CSV or .parquet file to write")
+
+    p = sub.add_parser("features", help="transactions -> one row of features per customer")
+    p.add_argument("input")
+    p.add_argument("--out", required=True, help="CSV, XLSX or .db file to write")
+    p.add_argument("--engine", default="duckdb", choices=["duckdb", "sqlite"], help="where the SQL runs")
+    _data_options(p, model_options=False)
+
+    p = sub.add_parser("fit", help="fit a model and save it as a bundle folder")
+    p.add_argument("input", help="transactions or a customer table (e.g. customer_features.csv)")
+    p.add_argument("--model", required=True, help="folder to write the model bundle into")
+    _data_options(p)
+    _model_options(p)
+
+    p = sub.add_parser("assign", help="give customers the segments of a saved model")
+    p.add_argument("input", help="transactions or a customer table with the model's features")
+    p.add_argument("--model", required=True, help="model bundle folder")
+    p.add_argument("--out", required=True, help="CSV, XLSX or .db file to write")
+    _data_options(p, model_options=False)
+
+    p = sub.add_parser("profile", help="profile of each segment of a saved model")
+    p.add_argument("--model", required=True, help="model bundle folder")
+    p.add_argument("--out", help="also write the profiles to this CSV/XLSX file")
+
+    p = sub.add_parser("export", help="write a segment list (filtered by segment) for a campaign")
+    p.add_argument("input", help="customer_segments.csv from run or assign")
+    p.add_argument("--out", required=True, help="CSV, XLSX or .db file to write")
+    p.add_argument(
+        "--segment", type=int, action="append", help="keep this segment id; repeatable (default all)"
+    )
+
+    p = sub.add_parser("run", help="the whole pipeline into an output folder")
+    p.add_argument(
+        "input", help="transactions (customer_id, txn_date, amount[, repayment_date]) or a customer table"
+    )
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument(
+        "--no-transactions-table",
+        action="store_true",
+        help="leave the transactions table out of segmentation.db (faster for huge inputs)",
+    )
+    _data_options(p)
+    _model_options(p)
+    return parser
+
+
+def _load_options(args) -> dict:
+    return {
+        "feature_set": args.feature_set,
+        "mapping": parse_mapping(args.map),
+        "late_after_days": args.late_after_days,
+        "as_of": args.as_of,
+        "max_rejected_share": args.max_rejected,
+    }
+
+
+def _fit_options(args) -> dict:
+    return {
+        "k": args.k if args.k == "auto" else _int(args.k, "--k"),
+        "k_range": (args.k_min, args.k_max),
+        "rules_path": args.rules,
+        "min_segment_share": args.min_segment_share,
+        "random_state": args.seed,
+    }
+
+
+def _int(value: str, option: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise InputError(f"{option} must be 'auto' or a whole number, got {value!r}") from None
+
+
+def _features_list(args) -> list[str] | None:
+    return (
+        [f.strip() for f in args.features.split(",") if f.strip()]
+        if getattr(args, "features", None)
+        else None
+    )
+
+
+def _say(*lines: str) -> None:
+    for line in lines:
+        print(line, file=sys.stderr)
+
+
+def segment_table(segments: pd.DataFrame) -> str:
+    """The segment book as a short text table for the terminal."""
+    rows = [
+        f"  {int(s.segment):>2}  {s.segment_name:<38} {int(s.size):>9,} {s.share:>6.1%}  {s.plan}"
+        for s in segments.itertuples()
+    ]
+    return "\n".join([f"  {'id':>2}  {'segment':<38} {'customers':>9} {'share':>6}  plan", *rows])
+
+
+def cmd_demo_data(args) -> None:
+    from .demo import write_demo
+
+    path = write_demo(args.out, args.customers, args.seed)
+    print(f"wrote {args.customers:,} demo customers' transactions to {path}")
+
+
+def cmd_features(args) -> None:
+    from .features import transaction_features
+
+    opts = _load_options(args)
+    opts.pop("feature_set")
+    features, report = transaction_features(args.input, engine=args.engine, **opts)
+    _say(*(f"set aside {r.message}" for r in report.rejections))
+    write_table(features, args.out, "customer_features")
+    print(
+        f"wrote features of {len(features):,} customers ({report.rows_used:,} of {report.rows_in:,} rows used) to {args.out}"
+    )
+
+
+def cmd_fit(args) -> None:
+    from .pipeline import fit_bundle, load_dataset
+
+    dataset = load_dataset(args.input, features=_features_list(args), **_load_options(args))
+    _say(*dataset.notices)
+    bundle = fit_bundle(dataset, progress=None, **_fit_options(args))
+    bundle.save(args.model)
+    print(bundle.metadata["k_reason"])
+    print(segment_table(bundle.segments))
+    print(f"model saved to {args.model}")
+
+
+def cmd_assign(args) -> None:
+    from .pipeline import load_dataset
+
+    bundle = Bundle.load(args.model)
+    dataset = load_dataset(args.input, features=bundle.features, **_load_options(args))
+    _say(*dataset.notices)
+    out = bundle.assign(dataset.customers)
+    write_table(out, args.out)
+    counts = out["segment"].value_counts().sort_index()
+    print(f"assigned {len(out):,} customers to {len(counts)} segments; wrote {args.out}")
+
+
+def cmd_profile(args) -> None:
+    bundle = Bundle.load(args.model)
+    print(bundle.metadata["k_reason"])
+    print(segment_table(bundle.segments))
+    for s in bundle.segments.itertuples():
+        print(f"\n[{s.segment}] {s.segment_name}: {s.summary}\n    action: {s.recommended_action}")
+    if args.out:
+        write_table(bundle.segments, args.out, "segment_profiles")
+        print(f"\nwrote {args.out}")
+
+
+def cmd_export(args) -> None:
+    path = Path(args.input)
+    if not path.exists():
+        raise InputError(f"input file not found: {path}")
+    frame = pd.read_csv(path, dtype={"customer_id": str})
+    if "segment" not in frame.columns:
+        raise InputError(
+            f"{path.name} has no segment column: export reads customer_segments.csv from run or assign"
+        )
+    if args.segment:
+        unknown = sorted(set(args.segment) - set(frame["segment"]))
+        if unknown:
+            raise InputError(
+                f"--segment {unknown[0]}: no such segment; segments are {sorted(set(frame['segment']))}"
+            )
+        frame = frame[frame["segment"].isin(args.segment)]
+    write_table(frame, args.out)
+    print(f"wrote {len(frame):,} customers to {args.out}")
+
+
+def cmd_run(args) -> None:
+    from .pipeline import run
+
+    result = run(
+        args.input,
+        args.out,
+        progress=None,
+        transactions_table=not args.no_transactions_table,
+        features=_features_list(args),
+        **_load_options(args),
+        **_fit_options(args),
+    )
+    _say(*result.dataset.notices)
+    report = result.dataset.report
+    print(
+        f"{report['rows_in']:,} rows in, {report['rows_used']:,} used, {report['rows_rejected']:,} set aside; "
+        f"{len(result.segments):,} customers segmented"
+    )
+    print(result.bundle.metadata["k_reason"])
+    print(segment_table(result.bundle.segments))
+    print(f"outputs in {result.out_dir}/: " + ", ".join(sorted(p.name for p in result.files.values())))
+
+
+COMMANDS = {
+    "demo-data": cmd_demo_data,
+    "features": cmd_features,
+    "fit": cmd_fit,
+    "assign": cmd_assign,
+    "profile": cmd_profile,
+    "export": cmd_export,
+    "run": cmd_run,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,91 @@
+"""Writing segment lists and tables: CSV, XLSX and SQLite, safe to open in a spreadsheet."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import InputError
+from .sources import quote_identifier
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Copy of ``frame`` whose text cells cannot start a formula (a ' is put in front)."""
+    out = frame.copy()
+    for name in out.columns:
+        if out[name].dtype == object or pd.api.types.is_string_dtype(out[name]):
+            text = out[name].astype("string")
+            risky = text.str.startswith(_FORMULA_START).fillna(False)
+            if risky.any():
+                out[name] = text.mask(risky, "'" + text)
+    return out
+
+
+def write_table(frame: pd.DataFrame, path: str | Path, table: str = "customer_segments") -> Path:
+    """Write ``frame`` to CSV, XLSX or SQLite, chosen by the file's suffix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        neutralise_formulas(frame).to_csv(path, index=False)
+    elif suffix == ".xlsx":
+        neutralise_formulas(frame).to_excel(path, index=False, sheet_name=table[:31])
+    elif suffix in (".db", ".sqlite", ".sqlite3"):
+        write_sqlite(path, {table: frame})
+    else:
+        raise InputError(f"cannot write {path.name}: use .csv, .xlsx or .db")
+    return path
+
+
+def write_sqlite(path: str | Path, tables: dict[str, pd.DataFrame]) -> Path:
+    """Replace ``tables`` in the SQLite file at ``path``, indexed on customer_id.
+
+    Each table is written under a temporary name and swapped in inside one transaction, so a
+    reader never sees half a table.
+    """
+    path = Path(path)
+    con = sqlite3.connect(path)
+    try:
+        for name, frame in tables.items():
+            staging = f"{name}__new"
+            frame.to_sql(staging, con, if_exists="replace", index=False, chunksize=50_000)
+            with con:
+                con.execute(f"DROP TABLE IF EXISTS {quote_identifier(name)}")
+                con.execute(f"ALTER TABLE {quote_identifier(staging)} RENAME TO {quote_identifier(name)}")
+                if "customer_id" in frame.columns:
+                    con.execute(
+                        f"CREATE INDEX IF NOT EXISTS {quote_identifier('ix_' + name + '_customer_id')} "
+                        f"ON {quote_identifier(name)} (customer_id)"
+                    )
+    finally:
+        con.close()
+    return path
+
+
+def copy_rows_to_sqlite(path: str | Path, table: str, cursor, columns: list[str]) -> int:
+    """Stream rows from a DB-API ``cursor`` (e.g. DuckDB) into a new SQLite table."""
+    con = sqlite3.connect(path)
+    try:
+        with con:
+            con.execute(f"DROP TABLE IF EXISTS {quote_identifier(table)}")
+            con.execute(
+                f"CREATE TABLE {quote_identifier(table)} ({', '.join(map(quote_identifier, columns))})"
+            )
+            marks = ", ".join("?" * len(columns))
+            n = 0
+            while batch := cursor.fetchmany(100_000):
+                con.executemany(f"INSERT INTO {quote_identifier(table)} VALUES ({marks})", batch)
+                n += len(batch)
+            if "customer_id" in columns:
+                con.execute(
+                    f"CREATE INDEX {quote_identifier('ix_' + table + '_customer_id')} "
+                    f"ON {quote_identifier(table)} (customer_id)"
+                )
+    finally:
+        con.close()
+    return n

@@ -1,0 +1,302 @@
+"""Per-customer features from transactions, computed in SQL where the data is.
+
+The SQL lives in ``segmentation/sql/``: a staging file per dialect (the only place DuckDB and
+SQLite differ: how a text becomes a day number), then portable checks and aggregation. DuckDB
+is the embedded default and scans CSV or Parquet directly; SQLite runs the same checks and
+feature SQL for analysts who keep their data there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from .errors import InputError
+from .sources import ColumnMap, open_relation, quote_identifier, resolve_columns
+
+SQL_DIR = Path(__file__).parent / "sql"
+EPOCH = dt.date(1970, 1, 1)
+
+#: Columns of ``customer_features`` besides ``customer_id``, in this order.
+TRANSACTION_FEATURES = (
+    "txn_count",
+    "avg_txn_amount",
+    "total_amount",
+    "max_amount",
+    "avg_repayment_days",
+    "late_share",
+    "open_loans",
+    "recency_days",
+    "tenure_days",
+)
+_INTEGER_FEATURES = ("txn_count", "open_loans", "recency_days", "tenure_days")
+
+# reason code (from checks.sql) -> (role of the column at fault, what is wrong)
+REJECT_REASONS = {
+    "customer_id_missing": ("customer_id", "is empty"),
+    "txn_date_invalid": ("txn_date", "is not a date"),
+    "amount_invalid": ("amount", "is not a number"),
+    "amount_negative": ("amount", "is negative"),
+    "repayment_date_invalid": ("repayment_date", "is not a date"),
+    "repayment_before_txn": ("repayment_date", "is before the transaction date"),
+    "due_date_invalid": ("due_date", "is not a date"),
+}
+
+
+def load_sql(name: str) -> str:
+    """Text of ``segmentation/sql/<name>.sql``."""
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+@dataclass
+class Rejection:
+    """Rows set aside for one reason."""
+
+    reason: str
+    column: str
+    n_rows: int
+    example: str
+    message: str
+
+
+@dataclass
+class FeatureReport:
+    """What happened to the input rows on their way to features."""
+
+    engine: str
+    columns: dict[str, str | None]
+    rows_in: int
+    rows_used: int
+    customers: int
+    as_of: str
+    late_after_days: int
+    rejections: list[Rejection] = field(default_factory=list)
+
+    @property
+    def rows_rejected(self) -> int:
+        return self.rows_in - self.rows_used
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["rows_rejected"] = self.rows_rejected
+        return out
+
+
+class _Engine:
+    """The two calls the feature steps need, over DuckDB or SQLite."""
+
+    def __init__(self, con):
+        self.con = con
+        self.dialect = "sqlite" if isinstance(con, sqlite3.Connection) else "duckdb"
+
+    def execute(self, sql: str) -> None:
+        if self.dialect == "sqlite":
+            self.con.executescript(sql)
+        else:
+            self.con.execute(sql)
+
+    def frame(self, sql: str) -> pd.DataFrame:
+        if self.dialect == "sqlite":
+            return pd.read_sql_query(sql, self.con)
+        return self.con.execute(sql).df()
+
+    def scalars(self, sql: str) -> tuple:
+        return self.con.execute(sql).fetchone()
+
+
+def transaction_features(
+    source,
+    *,
+    mapping: dict[str, str] | None = None,
+    engine: str = "duckdb",
+    late_after_days: int = 30,
+    as_of: str | dt.date | None = None,
+    max_rejected_share: float = 0.05,
+    con=None,
+) -> tuple[pd.DataFrame, FeatureReport]:
+    """Aggregate transactions into one row per customer.
+
+    Parameters
+    ----------
+    source : str, Path or DataFrame
+        A CSV, Parquet or XLSX file of transactions, or a frame with those columns.
+    mapping : dict, optional
+        Role to column, for columns named differently (``{"customer_id": "customerid"}``).
+    engine : {"duckdb", "sqlite"}
+        Where the SQL runs. SQLite gets the rows loaded into an in-memory database first.
+    late_after_days : int
+        Due day of a loan without a due date: this many days after the transaction.
+    as_of : date or ISO string, optional
+        Reference day for recency, tenure and overdue loans; default the last transaction or
+        repayment day in the data.
+    max_rejected_share : float
+        Stop with :class:`InputError` when more than this share of rows is unusable.
+    con : duckdb connection, optional
+        Use this connection (its temp tables ``staged`` and ``checked`` stay for the caller).
+
+    Returns
+    -------
+    features : DataFrame
+        ``customer_id`` and :data:`TRANSACTION_FEATURES`, sorted by customer_id.
+    report : FeatureReport
+        Rows in, used and rejected per reason, with examples.
+    """
+    if engine not in ("duckdb", "sqlite"):
+        raise InputError(f"unknown engine {engine!r}; use duckdb or sqlite")
+    if int(late_after_days) < 0:
+        raise InputError(f"--late-after-days must be 0 or more, got {late_after_days}")
+    duck = con if con is not None else duckdb.connect()
+    if isinstance(source, pd.DataFrame):
+        duck.register("source_frame", source.astype("string"))
+        duck.execute("CREATE OR REPLACE TEMP VIEW source AS SELECT * FROM source_frame")
+        found = [str(c) for c in source.columns]
+    else:
+        found = open_relation(duck, source, "source")
+    columns = resolve_columns(found, mapping)
+    if engine == "sqlite":
+        target = _Engine(sqlite3.connect(":memory:"))
+        _copy_to_sqlite(duck, target.con, found)
+    else:
+        target = _Engine(duck)
+    return _features(target, columns, int(late_after_days), as_of, max_rejected_share)
+
+
+def sqlite_features(con: sqlite3.Connection, table: str, **kwargs) -> tuple[pd.DataFrame, FeatureReport]:
+    """Run the feature SQL on a table of an open SQLite database (see transaction_features)."""
+    found = [row[1] for row in con.execute(f"PRAGMA table_info({quote_identifier(table)})")]
+    if not found:
+        raise InputError(f"no table {table!r} in the SQLite database")
+    columns = resolve_columns(found, kwargs.pop("mapping", None))
+    con.execute(f"CREATE TEMP VIEW source AS SELECT * FROM {quote_identifier(table)}")
+    return _features(
+        _Engine(con),
+        columns,
+        int(kwargs.pop("late_after_days", 30)),
+        kwargs.pop("as_of", None),
+        kwargs.pop("max_rejected_share", 0.05),
+    )
+
+
+def _copy_to_sqlite(duck, sqlite_con: sqlite3.Connection, columns: list[str]) -> None:
+    cols = ", ".join(f"{quote_identifier(c)} TEXT" for c in columns)
+    sqlite_con.execute(f"CREATE TABLE source ({cols})")
+    marks = ", ".join("?" * len(columns))
+    cursor = duck.execute("SELECT * FROM source")
+    while batch := cursor.fetchmany(50_000):
+        sqlite_con.executemany(f"INSERT INTO source VALUES ({marks})", batch)
+
+
+def _features(engine: _Engine, columns: ColumnMap, late_after_days: int, as_of, max_rejected_share):
+    roles = {role: quote_identifier(col) if col else "NULL" for role, col in columns.as_dict().items()}
+    engine.execute(load_sql(f"staging_{engine.dialect}").format(source="source", **roles))
+    engine.execute(load_sql("checks"))
+    rows_in = int(engine.scalars("SELECT COUNT(*) FROM staged")[0])
+    if rows_in == 0:
+        raise InputError("the input has no rows (only a header?)")
+    rejections = [
+        _rejection(row, rows_in, columns) for row in engine.frame(load_sql("rejections")).itertuples()
+    ]
+    rows_used = rows_in - sum(r.n_rows for r in rejections)
+    if rows_used == 0:
+        raise InputError(f"no usable rows: {rejections[0].message}")
+    if rows_in - rows_used > max_rejected_share * rows_in:
+        raise InputError(
+            f"{rejections[0].message}; {(rows_in - rows_used) / rows_in:.0%} of rows are unusable, "
+            f"more than the {max_rejected_share:.0%} allowed (--max-rejected)"
+        )
+    if as_of is None:
+        last_txn, last_repay = engine.scalars(
+            "SELECT MAX(txn_day), MAX(repay_day) FROM checked WHERE reject_reason IS NULL"
+        )
+        as_of_day = max(int(last_txn), int(last_repay) if last_repay is not None else int(last_txn))
+    else:
+        try:
+            as_of_day = (pd.Timestamp(as_of).date() - EPOCH).days
+        except (ValueError, TypeError):
+            raise InputError(f"--as-of: {as_of!r} is not a date (use YYYY-MM-DD)") from None
+    sql = load_sql("transaction_features").format(as_of_day=as_of_day, late_after_days=late_after_days)
+    features = _typed(engine.frame(sql))
+    report = FeatureReport(
+        engine=engine.dialect,
+        columns=columns.as_dict(),
+        rows_in=rows_in,
+        rows_used=rows_used,
+        customers=len(features),
+        as_of=(EPOCH + dt.timedelta(days=as_of_day)).isoformat(),
+        late_after_days=late_after_days,
+        rejections=rejections,
+    )
+    return features, report
+
+
+def _rejection(row, rows_in: int, columns: ColumnMap) -> Rejection:
+    role, what = REJECT_REASONS[row.reject_reason]
+    column = getattr(columns, role) or role
+    named = role if column == role else f"{role} (column {column!r})"
+    example = "" if row.example is None else str(row.example)
+    return Rejection(
+        reason=row.reject_reason,
+        column=column,
+        n_rows=int(row.n_rows),
+        example=example,
+        message=f"{int(row.n_rows):,} of {rows_in:,} rows: {named} {what}, e.g. {example!r}",
+    )
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Same dtypes whichever engine ran the SQL."""
+    frame = frame.copy()
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    for name in TRANSACTION_FEATURES:
+        kind = "int64" if name in _INTEGER_FEATURES else "float64"
+        frame[name] = pd.to_numeric(frame[name]).astype(kind)
+    return frame.reset_index(drop=True)[["customer_id", *TRANSACTION_FEATURES]]
+
+
+def reference_features(
+    transactions: pd.DataFrame, *, late_after_days: int = 30, as_of: str | None = None
+) -> pd.DataFrame:
+    """The same features computed with pandas, as a reference for the SQL (tests, benchmarks).
+
+    ``transactions`` holds clean rows: customer_id, txn_date, amount, repayment_date and
+    optionally due_date (dates parseable by pandas, empty for open loans).
+    """
+    t = pd.DataFrame({"customer_id": transactions["customer_id"].astype(str)})
+    t["amount"] = transactions["amount"].astype(float)
+
+    def day(col):
+        return (pd.to_datetime(col, format="ISO8601").dt.normalize() - pd.Timestamp(EPOCH)).dt.days
+
+    t["txn_day"] = day(transactions["txn_date"])
+    t["repay_day"] = day(transactions["repayment_date"])
+    due = day(transactions["due_date"]) if "due_date" in transactions else None
+    t["due"] = t["txn_day"] + late_after_days if due is None else due.fillna(t["txn_day"] + late_after_days)
+    if as_of is None:
+        as_of_day = int(max(t["txn_day"].max(), t["repay_day"].max(skipna=True)))
+    else:
+        as_of_day = (pd.Timestamp(as_of).date() - EPOCH).days
+    repaid = t["repay_day"].notna()
+    t["repay_days"] = (t["repay_day"] - t["txn_day"]).where(repaid)
+    t["late"] = (repaid & (t["repay_day"] > t["due"])) | (~repaid & (as_of_day > t["due"]))
+    t["known"] = repaid | (as_of_day > t["due"])
+    t["open"] = ~repaid
+    g = t.groupby("customer_id", sort=True)
+    out = pd.DataFrame(
+        {
+            "txn_count": g.size(),
+            "avg_txn_amount": g["amount"].mean(),
+            "total_amount": g["amount"].sum(),
+            "max_amount": g["amount"].max(),
+            "avg_repayment_days": g["repay_days"].mean(),
+            "late_share": g["late"].sum() / g["known"].sum().replace(0, float("nan")),
+            "open_loans": g["open"].sum(),
+            "recency_days": as_of_day - g["txn_day"].max(),
+            "tenure_days": as_of_day - g["txn_day"].min(),
+        }
+    ).reset_index()
+    return _typed(out)

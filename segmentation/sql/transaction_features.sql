@@ -1,0 +1,35 @@
+-- Portable (DuckDB, SQLite, PostgreSQL): one row per customer from the checked transactions.
+-- Day numbers are integers (days since 1970-01-01), so differences are whole calendar days.
+--
+-- A loan's due day is its due_date when the data has one, else txn_date + {late_after_days}.
+-- "Late": repaid after the due day, or still open with the due day before the reference day.
+-- late_share = late loans / loans whose outcome is known (repaid, or open and past due);
+-- NULL when no loan of the customer is known yet.
+-- {as_of_day}: the reference day (default: the last txn or repayment day in the data).
+WITH loans AS (
+    SELECT
+        customer_id, amount, txn_day, repay_day,
+        COALESCE(due_day, txn_day + {late_after_days}) AS due
+    FROM checked
+    WHERE reject_reason IS NULL
+)
+SELECT
+    customer_id,
+    COUNT(*) AS txn_count,
+    AVG(amount) AS avg_txn_amount,
+    SUM(amount) AS total_amount,
+    MAX(amount) AS max_amount,
+    AVG(CASE WHEN repay_day IS NOT NULL THEN (repay_day - txn_day) * 1.0 END) AS avg_repayment_days,
+    SUM(CASE
+            WHEN repay_day IS NOT NULL AND repay_day > due THEN 1
+            WHEN repay_day IS NULL AND {as_of_day} > due THEN 1
+            ELSE 0
+        END) * 1.0
+        / NULLIF(SUM(CASE WHEN repay_day IS NOT NULL OR {as_of_day} > due THEN 1 ELSE 0 END), 0)
+        AS late_share,
+    SUM(CASE WHEN repay_day IS NULL THEN 1 ELSE 0 END) AS open_loans,
+    {as_of_day} - MAX(txn_day) AS recency_days,
+    {as_of_day} - MIN(txn_day) AS tenure_days
+FROM loans
+GROUP BY customer_id
+ORDER BY customer_id

@@ -1,0 +1,54 @@
+"""Shared fixtures: small demo data written once per session, the real data folder, the CLI."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from segmentation.cli import main
+from segmentation.demo import demo_transactions, write_demo
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def demo_frame():
+    """2,000 demo customers with their latent group."""
+    return demo_transactions(2_000, seed=7, with_groups=True)
+
+
+@pytest.fixture(scope="session")
+def demo_csv(tmp_path_factory):
+    return write_demo(tmp_path_factory.mktemp("demo") / "transactions.csv", 1_500, seed=3)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory, demo_csv):
+    """One full `segmentation run` on the demo CSV, shared by the tests that read its outputs."""
+    out = tmp_path_factory.mktemp("run") / "out"
+    assert main(["run", str(demo_csv), "--out", str(out)]) == 0
+    return out
+
+
+def shared_file(name: str) -> Path:
+    """A file of ../shared/data: skipped on a user's clone, required in CI."""
+    path = SHARED_DATA / name
+    if not path.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{path} is missing in CI")
+        pytest.skip(f"{path} not present (it ships beside the repository in CI)")
+    return path
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run the CLI in-process; returns (exit code, stdout, stderr)."""
+
+    def run(*args):
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
