@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 DEMO := demo
 PIP := $(BIN)/pip install --disable-pip-version-check -q
 
-.PHONY: install run test lint clean
+.PHONY: install run test lint clean system-packages
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed, found " + sys.version.split()[0]'
@@ -30,7 +30,10 @@ run: install
 lint: $(VENV)/.dev
 	$(BIN)/ruff check segmentation dashboard tests
 
-test: lint
+system-packages:
+	bash scripts/install-system-packages.sh
+
+test: lint system-packages
 	$(BIN)/python -m pytest
 
 clean:
