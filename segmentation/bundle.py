@@ -120,6 +120,14 @@ class Bundle:
         """Segment id per row of ``X`` (frame with the model's features, or array in order)."""
         return self.pipeline.predict(as_feature_frame(X, self.features)).astype(int)
 
+    def project(self, customers: pd.DataFrame, n_components: int = 2) -> np.ndarray:
+        """Customers projected on the first principal components of the model's scaled space."""
+        from sklearn.decomposition import PCA
+
+        scaled = self.pipeline[:-1].transform(as_feature_frame(customers, self.features))
+        n_components = min(n_components, scaled.shape[1])
+        return PCA(n_components, random_state=0).fit_transform(scaled)
+
     def assign(self, customers: pd.DataFrame) -> pd.DataFrame:
         """``customers`` with segment, segment_name and recommended_action added."""
         out = customers.drop(columns=[c for c in ASSIGNED_COLUMNS if c in customers.columns])

@@ -1,0 +1,99 @@
+"""The Dash app: ``create_app`` builds it; ``server`` is what gunicorn serves.
+
+Everything the page needs is served by the app itself (Bootstrap's CSS from the
+bootstrap-flask package, Plotly and AG Grid from their Dash packages, our CSS from assets/):
+no CDN, so it works offline and behind company proxies.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import diskcache
+import flask_bootstrap
+from dash import Dash, DiskcacheManager
+from flask import send_from_directory
+
+from segmentation.demo import write_demo
+
+from . import auth, callbacks, layout
+from .data import DEMO_ID, DataStore
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+BOOTSTRAP_CSS = Path(flask_bootstrap.__file__).parent / "static" / "bootstrap5" / "css"
+DEFAULT_STORE = Path(tempfile.gettempdir()) / f"segmentation-dashboard-{os.getuid()}"
+DEMO_CUSTOMERS = 5_000
+
+log = logging.getLogger("dashboard")
+
+
+def create_app(
+    data: str | Path | None = None,
+    *,
+    store_dir: str | Path | None = None,
+    max_upload_mb: int = 50,
+    users: dict[str, str] | None = None,
+) -> Dash:
+    """Build the app and fit its default dataset once.
+
+    Parameters
+    ----------
+    data : path, optional
+        A transactions file, a customer table or a `segmentation run` output folder. Default:
+        5,000 demo customers.
+    store_dir : path, optional
+        Where datasets, uploads and fitted models are kept (shared by server processes).
+    max_upload_mb : int
+        Largest upload accepted.
+    users : dict, optional
+        Name -> password hash; when given, every request needs a login.
+    """
+    store_dir = Path(store_dir or os.environ.get("DASHBOARD_STORE") or DEFAULT_STORE)
+    store = DataStore(store_dir)
+    if data is None:
+        data = store_dir / f"demo_transactions_{DEMO_CUSTOMERS}.csv"
+        if not data.exists():
+            write_demo(data, DEMO_CUSTOMERS, seed=0)
+        label = "demo data"
+    else:
+        label = Path(data).name
+    store.add(data, label=label, dataset_id=DEMO_ID)
+    store.get(DEMO_ID, "auto")  # fit once, before any request
+
+    app = Dash(
+        __name__,
+        assets_folder=str(ASSETS),
+        external_stylesheets=["/vendor/bootstrap/bootstrap.min.css"],
+        title="Customer segments",
+        update_title=None,
+        suppress_callback_exceptions=False,
+    )
+    app.server.add_url_rule(
+        "/vendor/bootstrap/<path:filename>", "bootstrap_css",
+        lambda filename: send_from_directory(BOOTSTRAP_CSS, filename),
+    )
+    app.server.config["MAX_CONTENT_LENGTH"] = int(max_upload_mb * 1_000_000 * 1.4) + 1_000_000  # base64 overhead
+    app.layout = layout.page(max_upload_mb)
+    manager = DiskcacheManager(diskcache.Cache(str(store_dir / "callback-cache")))
+    callbacks.register(app, store, max_upload_bytes=max_upload_mb * 1_000_000, manager=manager)
+    if users:
+        auth.protect(app, users)
+    app.store = store  # for tests and benchmarks
+    return app
+
+
+def __getattr__(name: str):
+    # `gunicorn dashboard.app:server` builds the app on first access, from the environment;
+    # importing this module (tests do) builds nothing.
+    if name in ("app", "server"):
+        app = create_app(
+            os.environ.get("DASHBOARD_DATA") or None,
+            max_upload_mb=int(os.environ.get("DASHBOARD_MAX_UPLOAD_MB", "50")),
+            users=auth.load_users(),
+        )
+        globals().update(app=app, server=app.server)
+        return globals()[name]
+    raise AttributeError(name)

@@ -1,0 +1,302 @@
+"""Data access for the dashboard: the only module that loads, fits and filters data.
+
+Data stays on the server. Each dataset (the demo, or one browser session's upload) lives in a
+folder of the store; a fitted model per k is saved there as a segmentation bundle with the
+assigned customers, and kept in memory in a small cache. Callbacks pass only the dataset id,
+the k and the filter values. Fitting runs through the library (``load_dataset`` and
+``fit_bundle``); nothing here knows how to segment.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.path import Path as Polygon
+
+from segmentation import Bundle, fit_bundle, load_dataset
+from segmentation.errors import InputError
+from segmentation.pipeline import Dataset
+from segmentation.rfm import rfm_scores
+
+DEMO_ID = "demo"
+#: Sliders shown for these features when the data has them; otherwise the model's first three.
+SLIDER_FEATURES = ("txn_count", "avg_txn_amount", "avg_repayment_days", "recency_days")
+
+
+@dataclass
+class Workspace:
+    """A fitted dataset as the views see it."""
+
+    id: str
+    label: str
+    k: str  # "auto" or a number, as asked
+    bundle: Bundle
+    frame: pd.DataFrame  # customer_id, features, segment, segment_name, recommended_action
+    feature_set: str
+    rfm: pd.DataFrame | None = None  # R, F and M scores (1-5) aligned with frame, when they apply
+    _pca: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def segments(self) -> pd.DataFrame:
+        return self.bundle.segments
+
+    @property
+    def features(self) -> list[str]:
+        """Numeric feature columns of the frame (model and profile features)."""
+        return list(self.bundle.metadata.get("profile_features") or self.bundle.features)
+
+    def slider_features(self) -> list[str]:
+        present = [f for f in SLIDER_FEATURES if f in self.frame.columns and self.frame[f].notna().any()]
+        return present or self.bundle.features[:3]
+
+    def has(self, column: str) -> bool:
+        return column in self.frame.columns and bool(self.frame[column].notna().any())
+
+    def pca(self) -> np.ndarray:
+        """2-D projection of the customers in the model's scaled space (computed once)."""
+        if self._pca is None:
+            self._pca = self.bundle.project(self.frame)
+        return self._pca
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the user filtered on. Empty means no filter."""
+
+    segments: tuple[int, ...] | None = None
+    ranges: tuple[tuple[str, float, float], ...] = ()
+    search: str = ""
+    selection: dict | None = None  # scatter box/lasso: {"x": [...], "y": [...], "lasso": bool}
+
+
+def filter_mask(ws: Workspace, filters: Filters) -> np.ndarray:
+    """Boolean mask of the customers the filters keep (the one filter function of the app)."""
+    frame = ws.frame
+    keep = np.ones(len(frame), dtype=bool)
+    if filters.segments is not None:
+        keep &= frame["segment"].isin(filters.segments).to_numpy()
+    for name, lo, hi in filters.ranges:
+        if name in frame.columns:
+            values = frame[name].to_numpy(dtype=float)
+            lo_all, hi_all = np.nanmin(values), np.nanmax(values)
+            if lo > lo_all or hi < hi_all:  # a slider at its ends keeps the missing values too
+                keep &= (values >= lo) & (values <= hi)
+    if filters.search:
+        keep &= frame["customer_id"].str.contains(filters.search.strip(), case=False, regex=False).to_numpy()
+    if filters.selection:
+        keep &= _in_selection(frame, filters.selection)
+    return keep
+
+
+def _in_selection(frame: pd.DataFrame, sel: dict) -> np.ndarray:
+    """Customers inside the scatter's box or lasso, over all customers (not only plotted ones)."""
+    x = frame["avg_txn_amount"].to_numpy(dtype=float)
+    y = frame["txn_count"].to_numpy(dtype=float)
+    xs, ys = np.asarray(sel["x"], dtype=float), np.asarray(sel["y"], dtype=float)
+    if sel.get("lasso"):
+        inside = Polygon(np.column_stack([xs, ys])).contains_points(np.column_stack([x, y]))
+        return inside & np.isfinite(x) & np.isfinite(y)
+    return (x >= xs.min()) & (x <= xs.max()) & (y >= ys.min()) & (y <= ys.max())
+
+
+@dataclass
+class Kpi:
+    """One KPI card: the value for the filtered customers and its change against everyone."""
+
+    id: str
+    label: str
+    value: str
+    delta: str
+    applies: bool = True
+
+
+def kpis(ws: Workspace, mask: np.ndarray) -> list[Kpi]:
+    """The KPI cards for the customers kept by ``mask``."""
+    from . import ids
+
+    frame, part = ws.frame, ws.frame[mask]
+    n = int(mask.sum())
+    out = [Kpi(ids.KPI_CUSTOMERS, "Customers", f"{n:,}", f"{n / len(frame):.1%} of {len(frame):,}")]
+
+    def card(kpi_id, label, column, fn, fmt):
+        if not ws.has(column):
+            out.append(Kpi(kpi_id, label, "n/a", f"no {column} in this data", applies=False))
+            return
+        value, whole = fn(part), fn(frame)
+        if n == 0 or pd.isna(value):
+            out.append(Kpi(kpi_id, label, "-", "no customers selected"))
+            return
+        change = (value - whole) / abs(whole) if whole else 0.0
+        out.append(Kpi(kpi_id, label, fmt(value), f"{change:+.1%} vs all ({fmt(whole)})"))
+
+    card(ids.KPI_TOTAL_AMOUNT, "Total amount", "total_amount", lambda f: f["total_amount"].sum(), _money)
+    card(ids.KPI_AVG_AMOUNT, "Avg transaction amount", "avg_txn_amount", _avg_amount, _money)
+    card(ids.KPI_REPAYMENT_DAYS, "Avg repayment days", "avg_repayment_days",
+         lambda f: f["avg_repayment_days"].mean(), lambda v: f"{v:.1f} days")
+    card(ids.KPI_LATE_SHARE, "Late-repayment share", "late_share", lambda f: f["late_share"].mean(), lambda v: f"{v:.1%}")
+    return out
+
+
+def _avg_amount(frame: pd.DataFrame) -> float:
+    """Amount per transaction over all the customers' transactions (not a mean of means)."""
+    if {"total_amount", "txn_count"} <= set(frame.columns) and frame["txn_count"].sum():
+        return frame["total_amount"].sum() / frame["txn_count"].sum()
+    return frame["avg_txn_amount"].mean()
+
+
+def _money(value: float) -> str:
+    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= size * 10:
+            return f"{value / size:,.1f}{unit}"
+    return f"{value:,.0f}"
+
+
+def table_rows(ws: Workspace, mask: np.ndarray, start: int, end: int, sort_model: list | None) -> tuple[list[dict], int]:
+    """One block of the filtered, sorted customers for the grid's infinite row model."""
+    part = ws.frame.loc[mask]
+    for spec in reversed(sort_model or []):
+        if spec.get("colId") in part.columns:
+            part = part.sort_values(spec["colId"], ascending=spec.get("sort") != "desc", kind="stable", na_position="last")
+    block = part.iloc[start:end]
+    return block.replace({np.nan: None}).to_dict("records"), len(part)
+
+
+def export_frame(ws: Workspace, mask: np.ndarray) -> pd.DataFrame:
+    """The filtered segment list in export column order."""
+    first = ["customer_id", "segment", "segment_name", "recommended_action"]
+    rest = [c for c in ws.frame.columns if c not in first]
+    return ws.frame.loc[mask, first + rest].reset_index(drop=True)
+
+
+class DataStore:
+    """Datasets on disk, fitted models per k, and an in-memory cache of workspaces.
+
+    Parameters
+    ----------
+    root : path
+        Folder for datasets (uploads and fitted bundles). Several server processes may share it.
+    max_in_memory : int
+        Workspaces kept in memory (least recently used are dropped, and reloaded from disk).
+    """
+
+    def __init__(self, root: str | Path, max_in_memory: int = 6):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.max_in_memory = max_in_memory
+        self._cache: OrderedDict[tuple[str, str], Workspace] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # -- registering ----------------------------------------------------------------------
+
+    def add(self, source: str | Path, *, label: str, owner: str | None = None, options: dict | None = None,
+            dataset_id: str | None = None) -> str:
+        """Register a data file (transactions, customer table) or a `segmentation run` folder."""
+        dataset_id = dataset_id or uuid.uuid4().hex
+        folder = self.root / dataset_id
+        folder.mkdir(parents=True, exist_ok=True)
+        source = Path(source)
+        stat = source.stat()
+        meta = {"label": label, "owner": owner, "source": str(source.resolve()), "options": options or {},
+                "signature": [stat.st_size, stat.st_mtime_ns]}
+        path = folder / "meta.json"
+        if path.exists() and json.loads(path.read_text()) != meta:
+            # Same id, other data (e.g. the app restarted with --data): drop the old fits.
+            shutil.rmtree(folder)
+            folder.mkdir(parents=True)
+        path.write_text(json.dumps(meta))
+        return dataset_id
+
+    def meta(self, dataset_id: str, owner: str | None = None) -> dict:
+        """The dataset's registration; KeyError when unknown or owned by another session."""
+        path = self.root / _safe(dataset_id) / "meta.json"
+        if not path.exists():
+            raise KeyError(dataset_id)
+        meta = json.loads(path.read_text())
+        if meta["owner"] is not None and meta["owner"] != owner:
+            raise KeyError(dataset_id)  # another session's upload: as if it did not exist
+        return meta
+
+    # -- fitting and loading --------------------------------------------------------------
+
+    def get(self, dataset_id: str, k="auto", owner: str | None = None, progress=None) -> Workspace:
+        """The workspace of ``dataset_id`` fitted with ``k``: from memory, disk, or a new fit."""
+        meta = self.meta(dataset_id, owner)
+        key = (dataset_id, str(k))
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        fitted = self.root / _safe(dataset_id) / f"k-{k}"
+        if (fitted / "customers.parquet").exists():
+            ws = self._load(dataset_id, meta, k, fitted)
+        else:
+            ws = self._fit(dataset_id, meta, k, fitted, progress)
+        with self._lock:
+            self._cache[key] = ws
+            while len(self._cache) > self.max_in_memory:
+                self._cache.popitem(last=False)
+        return ws
+
+    def _dataset(self, meta: dict) -> tuple[Dataset, Bundle | None]:
+        source = Path(meta["source"])
+        if source.is_dir():  # a `segmentation run` output folder
+            bundle = Bundle.load(source / "model")
+            customers = pd.read_csv(source / "customer_features.csv", dtype={"customer_id": str})
+            return Dataset(customers, bundle.metadata["feature_set"], bundle.features), bundle
+        opts = dict(meta["options"])
+        return load_dataset(source, **opts), None
+
+    def _fit(self, dataset_id, meta, k, folder: Path, progress) -> Workspace:
+        step = progress or (lambda *_: None)
+        step(1, "reading and computing features")
+        dataset, saved = self._dataset(meta)
+        step(2, "fitting the model")
+        if saved is not None and str(k) in ("auto", str(saved.metadata["k"])):
+            bundle = saved  # the run's own model: the dashboard shows exactly its segments
+        else:
+            bundle = fit_bundle(dataset, k=k)
+        step(3, "assigning segments")
+        frame = bundle.assign(dataset.customers)
+        tmp = folder.with_name(folder.name + f".tmp-{uuid.uuid4().hex[:8]}")
+        bundle.save(tmp / "model")
+        frame.to_parquet(tmp / "customers.parquet", index=False)
+        (tmp / "feature_set").write_text(dataset.feature_set)
+        if folder.exists():
+            shutil.rmtree(tmp)  # another process fitted it meanwhile; same data, same result
+        else:
+            tmp.rename(folder)  # atomic: readers never see half a fit
+        step(4, "done")
+        return self._load(dataset_id, meta, k, folder)
+
+    def _load(self, dataset_id, meta, k, folder: Path) -> Workspace:
+        bundle = Bundle.load(folder / "model")
+        frame = pd.read_parquet(folder / "customers.parquet")
+        frame["customer_id"] = frame["customer_id"].astype(str)
+        feature_set = (folder / "feature_set").read_text().strip()
+        ws = Workspace(dataset_id, meta["label"], str(k), bundle, frame, feature_set)
+        ws.rfm = rfm_scores(frame, feature_set)
+        return ws
+
+
+def _safe(dataset_id: str) -> str:
+    if not dataset_id or not all(c.isalnum() or c in "-_" for c in dataset_id):
+        raise KeyError(dataset_id)
+    return dataset_id
+
+
+def check_upload(name: str, content: bytes, max_bytes: int) -> None:
+    """Refuse an upload before it is parsed: empty, too large or not a table file."""
+    if not content:
+        raise InputError(f"{name} is empty")
+    if len(content) > max_bytes:
+        raise InputError(f"{name} is {len(content) / 1e6:,.1f} MB; the limit is {max_bytes / 1e6:,.0f} MB")
+    if not name.lower().endswith((".csv", ".xlsx", ".parquet", ".txt")):
+        raise InputError(f"{name}: upload a CSV or XLSX file")

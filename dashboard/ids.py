@@ -1,0 +1,64 @@
+"""Every component id of the app, in one place (tests and callbacks import them from here)."""
+
+# page frame
+URL = "url"
+SESSION = "session-id"  # per-browser-tab id, kept in sessionStorage: who owns which upload
+DATASET = "dataset-id"  # the id of the dataset the views show (demo or an upload)
+TABS = "view-tabs"
+HEADER_FACTS = "header-facts"
+ALERT = "page-alert"
+
+# filters
+SEGMENT_FILTER = "segment-filter"
+RANGE_SLIDER = "range-slider"  # pattern-matching: {"type": RANGE_SLIDER, "feature": name}
+RANGE_LABEL = "range-label"
+CUSTOMER_SEARCH = "customer-search"
+RESET_FILTERS = "reset-filters"
+LOG_AXES = "log-axes"
+SELECTION_NOTE = "selection-note"
+CLEAR_SELECTION = "clear-selection"
+FILTER_COUNT = "filter-count"
+
+# overview panels
+KPI_ROW = "kpi-row"
+KPI_CUSTOMERS = "kpi-customers"
+KPI_TOTAL_AMOUNT = "kpi-total-amount"
+KPI_AVG_AMOUNT = "kpi-avg-amount"
+KPI_REPAYMENT_DAYS = "kpi-repayment-days"
+KPI_LATE_SHARE = "kpi-late-share"
+SCATTER = "scatter-amount-frequency"
+BOX_REPAYMENT = "box-repayment"
+TERNARY = "ternary-rfm"
+ACTION_PANEL = "action-panel"
+TABLE = "segment-table"
+TABLE_NOTE = "segment-table-note"
+
+# exports
+EXPORT_CSV = "export-csv"
+EXPORT_XLSX = "export-xlsx"
+EXPORT_HYPER = "export-hyper"
+DOWNLOAD = "download"
+
+# model view
+K_CHOOSER = "k-chooser"
+K_CRITERIA = "k-criteria"
+PCA_PLOT = "pca-projection"
+DESCRIBE_TABLE = "describe-segments"
+MODEL_FACTS = "model-facts"
+
+# your-data view
+UPLOAD = "upload"
+UPLOAD_PREVIEW = "upload-preview"
+UPLOAD_ID_COLUMN = "upload-id-column"
+UPLOAD_FEATURES = "upload-features"
+UPLOAD_FIT = "upload-fit"
+UPLOAD_PROGRESS = "upload-progress"
+UPLOAD_STATUS = "upload-status"
+UPLOAD_FILE = "upload-file"  # store: the uploaded file's server-side token and detected facts
+USE_DEMO = "use-demo"
+
+# server-state handles (ids only, never data)
+READY = "ready"  # {"dataset": id, "k": k} once that model is fitted and loaded
+SELECTION = "selection"  # the scatter's box or lasso, normalised
+TABLE_VERSION = "table-version"  # bumped when the filters change, so the grid reloads its rows
+FIT_PROGRESS = "fit-progress"
