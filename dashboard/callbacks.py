@@ -120,18 +120,15 @@ def model_facts(ws: data.Workspace) -> list:
     ]
 
 
-def normalise_selection(selected: dict | None, log_axes: bool) -> dict | None:
-    """The scatter's box or lasso in data units, or None (no selection, or it was cleared)."""
+def normalise_selection(selected: dict | None) -> dict | None:
+    """The scatter's box or lasso (plotly reports both in data units, log axes too), or None."""
     if not selected:
         return None
     if selected.get("lassoPoints"):
         xs, ys = selected["lassoPoints"]["x"], selected["lassoPoints"]["y"]
         return {"x": xs, "y": ys, "lasso": True}
     if selected.get("range"):
-        xs, ys = selected["range"]["x"], selected["range"]["y"]
-        if log_axes:  # a box on log axes comes in log10 units
-            xs, ys = [10**v for v in xs], [10**v for v in ys]
-        return {"x": xs, "y": ys, "lasso": False}
+        return {"x": selected["range"]["x"], "y": selected["range"]["y"], "lasso": False}
     return None
 
 
@@ -141,20 +138,25 @@ def panels(ws: data.Workspace, search: str | None, selection: dict | None) -> di
     base = data.filter_mask(ws, state.filters())
     mask = base if selection is None else data.filter_mask(ws, state.filters(selection))
     names = segment_names(ws)
-    cards = data.kpis(ws, mask)
-    part = ws.frame[mask]
-    out = {
-        "kpis": cards,
-        "scatter": figures.scatter_amount_frequency(ws.frame[base], names, state.log_axes)
-        if ws.has("avg_txn_amount") and ws.has("txn_count")
-        else figures.message_figure("This panel needs avg_txn_amount and txn_count"),
-        "box": figures.box_repayment(part, names),
-        "ternary": figures.ternary_rfm(None if ws.rfm is None else ws.rfm[mask], part["segment"], names),
-        "count": f"{int(mask.sum()):,} of {len(ws.frame):,} customers shown",
-        "selection_note": "" if selection is None else
-        f"Scatter selection: {int(mask.sum()):,} customers (applies to every other panel)",
+    if ws.has("avg_txn_amount") and ws.has("txn_count"):
+        shown, total = data.scatter_sample(ws, base, figures.MAX_POINTS)
+        scatter = figures.scatter_amount_frequency(shown, total, names, state.log_axes)
+    else:
+        scatter = figures.message_figure("This panel needs avg_txn_amount and txn_count")
+    n = int(mask.sum())
+    return {
+        "kpis": data.kpis(ws, mask),
+        "scatter": scatter,
+        "box": figures.box_repayment(data.box_table(ws, mask, "avg_repayment_days"), names),
+        "ternary": figures.ternary_rfm(data.rfm_counts(ws, mask), names),
+        "count": f"{n:,} of {len(ws.frame):,} customers shown",
+        "selection_note": "" if selection is None else f"Scatter selection: {n:,} customers (applies to every other panel)",
     }
-    return out
+
+
+def pca_figure(ws: data.Workspace, names: dict[int, str]) -> dict:
+    rows = np.sort(ws.shuffled()[: figures.MAX_POINTS])
+    return figures.pca_scatter(ws.pca()[rows], ws.array("segment")[rows], len(ws.frame), names)
 
 
 def table_columns(ws: data.Workspace) -> list[dict]:
@@ -329,7 +331,7 @@ def register(app, store: data.DataStore, *, max_upload_bytes: int, manager) -> N
             header_facts(ws), options, segments, *styles, *labels, *slider_props,
             state.search, ["log"] if state.log_axes else [], ready["k"], state.tab, action_panel(ws),
             model_facts(ws), figures.k_criteria(pd.DataFrame(meta["k_selection"]), meta["k"], meta.get("k_preferences")),
-            figures.pca_scatter(ws.pca(), ws.frame["segment"], names), describe_table(ws), table_columns(ws),
+            pca_figure(ws, names), describe_table(ws), table_columns(ws),
         )
 
     @app.callback(
@@ -385,13 +387,12 @@ def register(app, store: data.DataStore, *, max_upload_bytes: int, manager) -> N
         Output(ids.SELECTION, "data"),
         Input(ids.SCATTER, "selectedData"),
         Input(ids.CLEAR_SELECTION, "n_clicks"),
-        State(ids.LOG_AXES, "value"),
         prevent_initial_call=True,
     )
-    def store_selection(selected, _, log_value):
+    def store_selection(selected, _):
         if ctx.triggered_id == ids.CLEAR_SELECTION:
             return None
-        return normalise_selection(selected, "log" in (log_value or []))
+        return normalise_selection(selected)
 
     @app.callback(
         *[Output(k, "children") for k in KPI_IDS],

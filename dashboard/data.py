@@ -43,6 +43,36 @@ class Workspace:
     feature_set: str
     rfm: pd.DataFrame | None = None  # R, F and M scores (1-5) aligned with frame, when they apply
     _pca: np.ndarray | None = field(default=None, repr=False)
+    _arrays: dict = field(default_factory=dict, repr=False)
+
+    def array(self, name: str) -> np.ndarray:
+        """A column as a numpy array, made once: filters then index arrays, never copy frames."""
+        if name not in self._arrays:
+            column = self.frame[name]
+            self._arrays[name] = column.to_numpy(dtype=float) if pd.api.types.is_numeric_dtype(column) else column.to_numpy()
+        return self._arrays[name]
+
+    def shuffled(self) -> np.ndarray:
+        """One fixed random order of the rows: a sample is its first rows that pass the filters,
+        so the same customers stay on the scatter as filters change."""
+        if "__shuffle" not in self._arrays:
+            self._arrays["__shuffle"] = np.random.default_rng(0).permutation(len(self.frame))
+        return self._arrays["__shuffle"]
+
+    def segment_rows(self) -> dict[int, np.ndarray]:
+        """Row positions of each segment (per-segment statistics gather only their rows)."""
+        if "__segment_rows" not in self._arrays:
+            segments = self.array("segment").astype(int)
+            self._arrays["__segment_rows"] = {int(s): np.flatnonzero(segments == s) for s in np.unique(segments)}
+        return self._arrays["__segment_rows"]
+
+    def sorted_order(self, column: str, descending: bool) -> np.ndarray:
+        """Row order sorted on ``column`` (missing values last), made once per column and way."""
+        key = f"__sort_{column}_{descending}"
+        if key not in self._arrays:
+            values = self.frame[column]
+            self._arrays[key] = values.sort_values(ascending=not descending, kind="stable", na_position="last").index.to_numpy()
+        return self._arrays[key]
 
     @property
     def segments(self) -> pd.DataFrame:
@@ -79,27 +109,24 @@ class Filters:
 
 def filter_mask(ws: Workspace, filters: Filters) -> np.ndarray:
     """Boolean mask of the customers the filters keep (the one filter function of the app)."""
-    frame = ws.frame
-    keep = np.ones(len(frame), dtype=bool)
+    keep = np.ones(len(ws.frame), dtype=bool)
     if filters.segments is not None:
-        keep &= frame["segment"].isin(filters.segments).to_numpy()
+        keep &= np.isin(ws.array("segment"), filters.segments)
     for name, lo, hi in filters.ranges:
-        if name in frame.columns:
-            values = frame[name].to_numpy(dtype=float)
-            lo_all, hi_all = np.nanmin(values), np.nanmax(values)
-            if lo > lo_all or hi < hi_all:  # a slider at its ends keeps the missing values too
+        if name in ws.frame.columns:
+            values = ws.array(name)
+            if lo > np.nanmin(values) or hi < np.nanmax(values):  # at its ends a slider keeps missing values
                 keep &= (values >= lo) & (values <= hi)
     if filters.search:
-        keep &= frame["customer_id"].str.contains(filters.search.strip(), case=False, regex=False).to_numpy()
+        keep &= ws.frame["customer_id"].str.contains(filters.search.strip(), case=False, regex=False).to_numpy()
     if filters.selection:
-        keep &= _in_selection(frame, filters.selection)
+        keep &= _in_selection(ws, filters.selection)
     return keep
 
 
-def _in_selection(frame: pd.DataFrame, sel: dict) -> np.ndarray:
+def _in_selection(ws: Workspace, sel: dict) -> np.ndarray:
     """Customers inside the scatter's box or lasso, over all customers (not only plotted ones)."""
-    x = frame["avg_txn_amount"].to_numpy(dtype=float)
-    y = frame["txn_count"].to_numpy(dtype=float)
+    x, y = ws.array("avg_txn_amount"), ws.array("txn_count")
     xs, ys = np.asarray(sel["x"], dtype=float), np.asarray(sel["y"], dtype=float)
     if sel.get("lasso"):
         inside = Polygon(np.column_stack([xs, ys])).contains_points(np.column_stack([x, y]))
@@ -122,34 +149,78 @@ def kpis(ws: Workspace, mask: np.ndarray) -> list[Kpi]:
     """The KPI cards for the customers kept by ``mask``."""
     from . import ids
 
-    frame, part = ws.frame, ws.frame[mask]
-    n = int(mask.sum())
-    out = [Kpi(ids.KPI_CUSTOMERS, "Customers", f"{n:,}", f"{n / len(frame):.1%} of {len(frame):,}")]
+    total, n = len(ws.frame), int(mask.sum())
+    out = [Kpi(ids.KPI_CUSTOMERS, "Customers", f"{n:,}", f"{n / total:.1%} of {total:,}")]
+    everyone = np.ones(total, dtype=bool)
 
     def card(kpi_id, label, column, fn, fmt):
         if not ws.has(column):
             out.append(Kpi(kpi_id, label, "n/a", f"no {column} in this data", applies=False))
             return
-        value, whole = fn(part), fn(frame)
+        value, whole = fn(mask), fn(everyone)
         if n == 0 or pd.isna(value):
             out.append(Kpi(kpi_id, label, "-", "no customers selected"))
             return
         change = (value - whole) / abs(whole) if whole else 0.0
         out.append(Kpi(kpi_id, label, fmt(value), f"{change:+.1%} vs all ({fmt(whole)})"))
 
-    card(ids.KPI_TOTAL_AMOUNT, "Total amount", "total_amount", lambda f: f["total_amount"].sum(), _money)
-    card(ids.KPI_AVG_AMOUNT, "Avg transaction amount", "avg_txn_amount", _avg_amount, _money)
-    card(ids.KPI_REPAYMENT_DAYS, "Avg repayment days", "avg_repayment_days",
-         lambda f: f["avg_repayment_days"].mean(), lambda v: f"{v:.1f} days")
-    card(ids.KPI_LATE_SHARE, "Late-repayment share", "late_share", lambda f: f["late_share"].mean(), lambda v: f"{v:.1%}")
+    def mean(column):
+        return lambda m: np.nanmean(ws.array(column)[m]) if m.any() and not np.isnan(ws.array(column)[m]).all() else np.nan
+
+    def avg_amount(m):
+        # amount per transaction over all the customers' transactions (not a mean of means)
+        if ws.has("total_amount") and ws.has("txn_count"):
+            count = np.nansum(ws.array("txn_count")[m])
+            return np.nansum(ws.array("total_amount")[m]) / count if count else np.nan
+        return mean("avg_txn_amount")(m)
+
+    card(ids.KPI_TOTAL_AMOUNT, "Total amount", "total_amount", lambda m: np.nansum(ws.array("total_amount")[m]), _money)
+    card(ids.KPI_AVG_AMOUNT, "Avg transaction amount", "avg_txn_amount", avg_amount, _money)
+    card(ids.KPI_REPAYMENT_DAYS, "Avg repayment days", "avg_repayment_days", mean("avg_repayment_days"),
+         lambda v: f"{v:.1f} days")
+    card(ids.KPI_LATE_SHARE, "Late-repayment share", "late_share", mean("late_share"), lambda v: f"{v:.1%}")
     return out
 
 
-def _avg_amount(frame: pd.DataFrame) -> float:
-    """Amount per transaction over all the customers' transactions (not a mean of means)."""
-    if {"total_amount", "txn_count"} <= set(frame.columns) and frame["txn_count"].sum():
-        return frame["total_amount"].sum() / frame["txn_count"].sum()
-    return frame["avg_txn_amount"].mean()
+def scatter_sample(ws: Workspace, mask: np.ndarray, max_points: int) -> tuple[pd.DataFrame, int]:
+    """At most ``max_points`` of the filtered customers (a fixed random subset) and their count."""
+    order = ws.shuffled()
+    rows = order[mask[order]][:max_points]
+    rows.sort()
+    part = pd.DataFrame({c: ws.array(c)[rows] for c in ("customer_id", "segment", "avg_txn_amount", "txn_count")})
+    return part, int(mask.sum())
+
+
+def box_table(ws: Workspace, mask: np.ndarray, column: str) -> pd.DataFrame | None:
+    """Quartiles, fences (1.5 IQR) and mean of ``column`` per segment; None when it has no data."""
+    if not ws.has(column):
+        return None
+    values = ws.array(column)
+    rows = []
+    for seg, members in ws.segment_rows().items():
+        v = values[members[mask[members]]]
+        v = v[~np.isnan(v)]
+        if len(v):
+            q1, med, q3 = np.percentile(v, [25, 50, 75])
+            iqr = q3 - q1
+            inside = v[(v >= q1 - 1.5 * iqr) & (v <= q3 + 1.5 * iqr)]
+            rows.append({"segment": int(seg), "q1": q1, "median": med, "q3": q3, "lowerfence": inside.min(),
+                         "upperfence": inside.max(), "mean": v.mean()})
+    return pd.DataFrame(rows, columns=["segment", "q1", "median", "q3", "lowerfence", "upperfence", "mean"])
+
+
+def rfm_counts(ws: Workspace, mask: np.ndarray) -> pd.DataFrame | None:
+    """Customers per (R, F, M score, segment) among the filtered ones; None without RFM scores."""
+    if ws.rfm is None:
+        return None
+    if "__rfm_code" not in ws._arrays:
+        r, f, m = (ws.rfm[c].to_numpy() - 1 for c in ("r_score", "f_score", "m_score"))
+        ws._arrays["__rfm_code"] = ((r * 5 + f) * 5 + m) * 1000 + ws.array("segment").astype(int)
+    counts = np.bincount(ws._arrays["__rfm_code"][mask])
+    code = np.flatnonzero(counts)
+    cell, seg = code // 1000, code % 1000
+    return pd.DataFrame({"r_score": cell // 25 + 1, "f_score": cell // 5 % 5 + 1, "m_score": cell % 5 + 1,
+                         "segment": seg, "n": counts[code]})
 
 
 def _money(value: float) -> str:
@@ -161,12 +232,11 @@ def _money(value: float) -> str:
 
 def table_rows(ws: Workspace, mask: np.ndarray, start: int, end: int, sort_model: list | None) -> tuple[list[dict], int]:
     """One block of the filtered, sorted customers for the grid's infinite row model."""
-    part = ws.frame.loc[mask]
-    for spec in reversed(sort_model or []):
-        if spec.get("colId") in part.columns:
-            part = part.sort_values(spec["colId"], ascending=spec.get("sort") != "desc", kind="stable", na_position="last")
-    block = part.iloc[start:end]
-    return block.replace({np.nan: None}).to_dict("records"), len(part)
+    spec = next((s for s in (sort_model or []) if s.get("colId") in ws.frame.columns), None)
+    order = ws.sorted_order(spec["colId"], spec.get("sort") == "desc") if spec else np.arange(len(ws.frame))
+    kept = order[mask[order]]
+    block = ws.frame.iloc[kept[start:end]]
+    return block.replace({np.nan: None}).to_dict("records"), len(kept)
 
 
 def export_frame(ws: Workspace, mask: np.ndarray) -> pd.DataFrame:

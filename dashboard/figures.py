@@ -1,17 +1,25 @@
-"""Figures as pure functions: data in, ``go.Figure`` out. No Dash, no data access here."""
+"""Figures as pure functions: data in, a Plotly figure out. No Dash, no data access here.
+
+The panels redrawn on every filter change return plain figure dicts with numeric arrays as
+typed (base64) arrays: building ``go.Figure`` objects validates every value and costs more
+than the filtering itself at 100k+ customers.
+"""
 
 from __future__ import annotations
+
+import base64
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 PALETTE = qualitative.Plotly + qualitative.D3
+_TEMPLATE = {"layout": pio.templates["plotly_white"].layout.to_plotly_json()}
 #: Past this many customers the scatter plots show a random sample, saying so.
 MAX_POINTS = 50_000
-_LAYOUT = dict(template="plotly_white", margin=dict(l=50, r=20, t=50, b=45), legend=dict(orientation="h", y=-0.2))
 
 
 def segment_color(segment: int) -> str:
@@ -19,96 +27,101 @@ def segment_color(segment: int) -> str:
     return PALETTE[int(segment) % len(PALETTE)]
 
 
-def message_figure(text: str) -> go.Figure:
+def typed(values) -> dict:
+    """A numeric array as a Plotly typed array (compact, and no per-value JSON encoding)."""
+    arr = np.ascontiguousarray(values, dtype="<f8")
+    return {"dtype": "f8", "bdata": base64.b64encode(arr.tobytes()).decode("ascii")}
+
+
+def message_figure(text: str) -> dict:
     """An empty figure that says why there is nothing to show."""
-    fig = go.Figure()
-    fig.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font=dict(size=14))
-    fig.update_layout(template="plotly_white", xaxis=dict(visible=False), yaxis=dict(visible=False),
-                      margin=dict(l=10, r=10, t=10, b=10))
-    return fig
+    return {
+        "data": [],
+        "layout": {
+            "template": _TEMPLATE, "xaxis": {"visible": False}, "yaxis": {"visible": False},
+            "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+            "annotations": [{"text": text, "showarrow": False, "x": 0.5, "y": 0.5, "xref": "paper",
+                             "yref": "paper", "font": {"size": 14}}],
+        },
+    }
 
 
-def _sample(frame: pd.DataFrame, max_points: int, seed: int = 0) -> tuple[pd.DataFrame, str]:
-    if len(frame) <= max_points:
-        return frame, f"{len(frame):,} customers"
-    part = frame.sample(max_points, random_state=seed)
-    return part, f"a random {max_points:,} of {len(frame):,} customers"
+def _caption(shown: int, total: int) -> str:
+    return f"{total:,} customers" if shown == total else f"a random {shown:,} of {total:,} customers"
 
 
-def scatter_amount_frequency(frame: pd.DataFrame, names: dict[int, str], log_axes: bool = True,
-                             max_points: int = MAX_POINTS) -> go.Figure:
-    """Average transaction amount against transaction count, one WebGL trace per segment."""
-    if len(frame) == 0:
+def _layout(title: str, **extra) -> dict:
+    return {"template": _TEMPLATE, "margin": {"l": 50, "r": 20, "t": 50, "b": 45},
+            "legend": {"orientation": "h", "y": -0.2}, "title": {"text": title, "font": {"size": 14}}, **extra}
+
+
+def scatter_amount_frequency(shown: pd.DataFrame, total: int, names: dict[int, str], log_axes: bool = True) -> dict:
+    """Average transaction amount against transaction count, one WebGL trace per segment.
+
+    ``shown`` holds the customers to plot (customer_id, segment, avg_txn_amount, txn_count):
+    all of them, or a sample of ``total``, which the title then says.
+    """
+    if total == 0:
         return message_figure("No customers match the filters")
-    shown, caption = _sample(frame, max_points)
-    fig = go.Figure()
+    caption = _caption(len(shown), total)
+    traces = []
     for seg, part in shown.groupby("segment", sort=True):
-        fig.add_trace(
-            go.Scattergl(
-                x=part["avg_txn_amount"], y=part["txn_count"], mode="markers", name=f"{seg}: {names.get(seg, seg)}",
-                marker=dict(color=segment_color(seg), size=5, opacity=0.6),
-                customdata=part["customer_id"],
-                hovertemplate="%{customdata}<br>avg amount %{x:,.0f}<br>%{y} transactions<extra>" + str(names.get(seg, seg)) + "</extra>",
-            )
-        )
+        name = str(names.get(seg, seg))
+        traces.append({
+            "type": "scattergl", "mode": "markers", "name": f"{seg}: {name}",
+            "x": typed(part["avg_txn_amount"]), "y": typed(part["txn_count"]),
+            "marker": {"color": segment_color(seg), "size": 5, "opacity": 0.6},
+            "customdata": part["customer_id"].tolist(),
+            "hovertemplate": "%{customdata}<br>avg amount %{x:,.0f}<br>%{y} transactions<extra>" + name + "</extra>",
+        })
     axis = "log" if log_axes else "linear"
-    fig.update_layout(
-        **_LAYOUT, title=dict(text=f"Amount vs frequency: {caption}", font=dict(size=14)),
-        dragmode="select", uirevision="scatter",
-        xaxis=dict(title="average transaction amount", type=axis),
-        yaxis=dict(title="transactions", type=axis),
-    )
-    return fig
+    layout = _layout(f"Amount vs frequency: {caption}", dragmode="select", uirevision="scatter",
+                     xaxis={"title": {"text": "average transaction amount"}, "type": axis},
+                     yaxis={"title": {"text": "transactions"}, "type": axis})
+    return {"data": traces, "layout": layout}
 
 
-def _box_stats(values: np.ndarray) -> dict:
-    q1, med, q3 = np.percentile(values, [25, 50, 75])
-    iqr = q3 - q1
-    inside = values[(values >= q1 - 1.5 * iqr) & (values <= q3 + 1.5 * iqr)]
-    return dict(q1=[q1], median=[med], q3=[q3], lowerfence=[inside.min()], upperfence=[inside.max()],
-                mean=[values.mean()])
-
-
-def box_repayment(frame: pd.DataFrame, names: dict[int, str], column: str = "avg_repayment_days") -> go.Figure:
-    """Box plot of repayment days per segment, from precomputed quartiles (no raw points sent)."""
-    if column not in frame.columns or frame[column].notna().sum() == 0:
+def box_repayment(stats: pd.DataFrame | None, names: dict[int, str], column: str = "avg_repayment_days") -> dict:
+    """Box plot per segment from precomputed quartiles and fences (no raw points are sent)."""
+    if stats is None:
         return message_figure(f"No repayment data here: this panel needs {column}")
-    fig = go.Figure()
-    for seg, part in frame.groupby("segment", sort=True):
-        values = part[column].dropna().to_numpy(dtype=float)
-        if len(values) == 0:
-            continue
-        fig.add_trace(go.Box(name=f"{seg}: {names.get(seg, seg)}", x=[f"{seg}"], marker_color=segment_color(seg),
-                             boxmean=True, **_box_stats(values)))
-    fig.update_layout(**_LAYOUT, title=dict(text="Repayment days by segment", font=dict(size=14)),
-                      showlegend=False, xaxis=dict(title="segment"), yaxis=dict(title="average repayment days"))
-    return fig
+    if stats.empty:
+        return message_figure("No customers with repayments match the filters")
+    traces = [
+        {"type": "box", "name": f"{s.segment}: {names.get(s.segment, s.segment)}", "x": [str(s.segment)],
+         "marker": {"color": segment_color(s.segment)}, "boxmean": True,
+         **{k: [getattr(s, k)] for k in ("q1", "median", "q3", "lowerfence", "upperfence", "mean")}}
+        for s in stats.itertuples()
+    ]
+    layout = _layout("Repayment days by segment", showlegend=False, xaxis={"title": {"text": "segment"}},
+                     yaxis={"title": {"text": "average repayment days"}})
+    return {"data": traces, "layout": layout}
 
 
-def ternary_rfm(rfm: pd.DataFrame | None, segments: pd.Series, names: dict[int, str]) -> go.Figure:
+def ternary_rfm(counts: pd.DataFrame | None, names: dict[int, str]) -> dict:
     """R, F and M scores on a ternary plot; one marker per score combination and segment,
-    sized by its number of customers (so a million customers cost a few hundred markers)."""
-    if rfm is None:
+    sized by its number of customers (so a million customers cost a few hundred markers).
+
+    ``counts``: r_score, f_score, m_score, segment, n.
+    """
+    if counts is None:
         return message_figure("No recency / frequency / monetary columns: no RFM scores")
-    if len(rfm) == 0:
+    if counts.empty:
         return message_figure("No customers match the filters")
-    counts = rfm.assign(segment=segments.to_numpy()).value_counts().rename("n").reset_index()
     peak = counts["n"].max()
-    fig = go.Figure()
+    traces = []
     for seg, part in counts.groupby("segment", sort=True):
-        fig.add_trace(
-            go.Scatterternary(
-                a=part["r_score"], b=part["f_score"], c=part["m_score"], mode="markers",
-                name=f"{seg}: {names.get(seg, seg)}",
-                marker=dict(color=segment_color(seg), size=6 + 24 * np.sqrt(part["n"] / peak), opacity=0.65,
-                            line=dict(width=0.5, color="white")),
-                customdata=part["n"],
-                hovertemplate="R %{a} F %{b} M %{c}<br>%{customdata:,} customers<extra></extra>",
-            )
-        )
-    fig.update_layout(**_LAYOUT, title=dict(text="RFM scores (1-5)", font=dict(size=14)),
-                      ternary=dict(aaxis=dict(title="R"), baxis=dict(title="F"), caxis=dict(title="M")))
-    return fig
+        traces.append({
+            "type": "scatterternary", "mode": "markers", "name": f"{seg}: {names.get(seg, seg)}",
+            "a": part["r_score"].tolist(), "b": part["f_score"].tolist(), "c": part["m_score"].tolist(),
+            "marker": {"color": segment_color(seg), "size": (6 + 24 * np.sqrt(part["n"] / peak)).round(1).tolist(),
+                       "opacity": 0.65, "line": {"width": 0.5, "color": "white"}},
+            "customdata": part["n"].tolist(),
+            "hovertemplate": "R %{a} F %{b} M %{c}<br>%{customdata:,} customers<extra></extra>",
+        })
+    layout = _layout("RFM scores (1-5)", ternary={"aaxis": {"title": {"text": "R"}}, "baxis": {"title": {"text": "F"}},
+                                                  "caxis": {"title": {"text": "M"}}})
+    return {"data": traces, "layout": layout}
 
 
 CRITERIA_PANELS = [
@@ -124,7 +137,7 @@ def k_criteria(table: pd.DataFrame, chosen: int, preferences: dict) -> go.Figure
     """One small chart per criterion against k, the chosen k dashed, each criterion's pick ringed."""
     panels = [p for p in CRITERIA_PANELS if p[0] in table.columns and table[p[0]].notna().any()]
     if len(table) < 2:
-        return message_figure(f"k={chosen} was fixed: no range of k was tried")
+        return go.Figure(message_figure(f"k={chosen} was fixed: no range of k was tried"))
     cols = 2
     rows = int(np.ceil(len(panels) / cols))
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[p[1] for p in panels], vertical_spacing=0.18)
@@ -145,17 +158,17 @@ def k_criteria(table: pd.DataFrame, chosen: int, preferences: dict) -> go.Figure
     return fig
 
 
-def pca_scatter(coords: np.ndarray, segments: pd.Series, names: dict[int, str], max_points: int = MAX_POINTS) -> go.Figure:
-    """Customers on the first two principal components of the model's space."""
-    frame = pd.DataFrame({"pc1": coords[:, 0], "pc2": coords[:, 1] if coords.shape[1] > 1 else 0.0,
-                          "segment": segments.to_numpy()})
-    if len(frame) == 0:
-        return message_figure("No customers match the filters")
-    shown, caption = _sample(frame, max_points)
-    fig = go.Figure()
-    for seg, part in shown.groupby("segment", sort=True):
-        fig.add_trace(go.Scattergl(x=part["pc1"], y=part["pc2"], mode="markers", name=f"{seg}: {names.get(seg, seg)}",
-                                   marker=dict(color=segment_color(seg), size=4, opacity=0.55)))
-    fig.update_layout(**_LAYOUT, title=dict(text=f"PCA projection: {caption}", font=dict(size=14)),
-                      xaxis=dict(title="first component"), yaxis=dict(title="second component"))
-    return fig
+def pca_scatter(coords: np.ndarray, segments: np.ndarray, total: int, names: dict[int, str]) -> dict:
+    """Customers (all, or a sample of ``total``) on the first two principal components."""
+    shown = pd.DataFrame({"pc1": coords[:, 0], "pc2": coords[:, 1] if coords.shape[1] > 1 else 0.0,
+                          "segment": segments})
+    caption = _caption(len(shown), total)
+    traces = [
+        {"type": "scattergl", "mode": "markers", "name": f"{seg}: {names.get(seg, seg)}",
+         "x": typed(part["pc1"]), "y": typed(part["pc2"]),
+         "marker": {"color": segment_color(seg), "size": 4, "opacity": 0.55}}
+        for seg, part in shown.groupby("segment", sort=True)
+    ]
+    layout = _layout(f"PCA projection: {caption}", xaxis={"title": {"text": "first component"}},
+                     yaxis={"title": {"text": "second component"}})
+    return {"data": traces, "layout": layout}

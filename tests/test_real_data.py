@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+
 from conftest import shared_file
 
 LOANS_MAP = "customer_id=customerid,txn_date=approveddate,amount=loanamount,repayment_date=closeddate"

@@ -1,0 +1,75 @@
+"""Dashboard speed: server time of a filter change and the size of the first page's data.
+
+    python benchmarks/dashboard_bench.py 10000 100000 1000000
+
+For each size: demo customers are generated and fitted once (not timed), then
+- filter: median server time of the panels callback (KPIs, scatter, box, ternary) over several
+  filter changes (segments, a range, a search);
+- rows: the grid's first block of 100 sorted rows;
+- payload: bytes of the first page's data (layout + the controls and panels callbacks' JSON).
+Prints one markdown row per size.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import plotly
+
+from dashboard import callbacks, data, layout
+from segmentation.demo import write_demo
+
+FILTERS = ["?seg=0,1", "?seg=2", "?r.txn_count=3~12", "?q=C00012", "", "?seg=0,1,2&r.recency_days=0~100"]
+
+
+def payload_bytes(ws) -> int:
+    names = callbacks.segment_names(ws)
+    panels = callbacks.panels(ws, "", None)
+    first = {
+        "layout": layout.page(50),
+        "panels": [panels["scatter"], panels["box"], panels["ternary"], [c.__dict__ for c in panels["kpis"]]],
+        "controls": [callbacks.action_panel(ws), names, callbacks.describe_table(ws),
+                     callbacks.table_columns(ws)],
+        "rows": data.table_rows(ws, data.filter_mask(ws, data.Filters()), 0, 100, None)[0],
+    }
+    return len(json.dumps(first, cls=plotly.utils.PlotlyJSONEncoder))
+
+
+def bench(n: int, root: Path) -> dict:
+    source = write_demo(root / f"tx_{n}.parquet", n, seed=0)
+    store = data.DataStore(root / f"store_{n}")
+    store.add(source, label="bench", dataset_id=data.DEMO_ID)
+    t0 = time.perf_counter()
+    ws = store.get(data.DEMO_ID, "auto")
+    fit = time.perf_counter() - t0
+    times = []
+    for search in FILTERS * 2:
+        t0 = time.perf_counter()
+        out = callbacks.panels(ws, search, None)
+        json.dumps([out["scatter"], out["box"], out["ternary"]], cls=plotly.utils.PlotlyJSONEncoder)
+        times.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    mask = data.filter_mask(ws, data.Filters(segments=(0, 1)))
+    data.table_rows(ws, mask, 0, 100, [{"colId": "total_amount", "sort": "desc"}])
+    rows = time.perf_counter() - t0
+    return {"n": n, "fit_s": fit, "filter_ms": 1000 * statistics.median(times), "filter_max_ms": 1000 * max(times),
+            "rows_ms": 1000 * rows, "payload_mb": payload_bytes(ws) / 1e6}
+
+
+def main(sizes: list[int]) -> None:
+    print("| customers | fit (s, once) | filter change, median (ms) | max (ms) | grid block (ms) | first-page data (MB) |")
+    print("|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            r = bench(n, Path(tmp))
+            print(f"| {r['n']:,} | {r['fit_s']:.1f} | {r['filter_ms']:.0f} | {r['filter_max_ms']:.0f} | "
+                  f"{r['rows_ms']:.0f} | {r['payload_mb']:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main([int(a) for a in sys.argv[1:]] or [10_000])

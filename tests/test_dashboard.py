@@ -1,0 +1,227 @@
+"""Dashboard logic as plain functions: filters, KPIs, figures, URL state, exports, uploads."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import pandas as pd
+import pantab
+import pytest
+
+from dashboard import callbacks, data, figures
+from dashboard.state import ViewState, build_query, parse_query
+from segmentation.demo import write_demo
+from segmentation.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    root = tmp_path_factory.mktemp("store")
+    demo = write_demo(root / "demo.csv", 1_200, seed=5)
+    s = data.DataStore(root / "store")
+    s.add(demo, label="demo data", dataset_id=data.DEMO_ID)
+    return s
+
+
+@pytest.fixture(scope="module")
+def ws(store):
+    return store.get(data.DEMO_ID, "auto")
+
+
+def test_workspace_holds_the_library_segments(ws):
+    assert len(ws.frame) == 1_200
+    assert ws.bundle.metadata["k"] == ws.frame["segment"].nunique()
+    expected = ws.bundle.assign(ws.frame.drop(columns=["segment", "segment_name", "recommended_action"]))
+    assert (expected["segment"].to_numpy() == ws.frame["segment"].to_numpy()).all()
+    assert set(ws.rfm.columns) == {"r_score", "f_score", "m_score"} and ws.rfm.isin(range(1, 6)).all().all()
+
+
+def test_filter_mask_by_segment_range_search_and_selection(ws):
+    frame = ws.frame
+    m = data.filter_mask(ws, data.Filters(segments=(0, 2)))
+    assert m.sum() == frame["segment"].isin([0, 2]).sum()
+    m = data.filter_mask(ws, data.Filters(ranges=(("txn_count", 5, 10),)))
+    assert m.sum() == frame["txn_count"].between(5, 10).sum()
+    m = data.filter_mask(ws, data.Filters(search="c00001"))
+    assert m.sum() == frame["customer_id"].str.contains("C00001").sum() > 0
+    box = {"x": [1_000, 5_000], "y": [2, 10], "lasso": False}
+    m = data.filter_mask(ws, data.Filters(selection=box))
+    assert m.sum() == (frame["avg_txn_amount"].between(1_000, 5_000) & frame["txn_count"].between(2, 10)).sum()
+    lasso = {"x": [1_000, 5_000, 5_000, 1_000], "y": [2, 2, 10, 10], "lasso": True}
+    assert data.filter_mask(ws, data.Filters(selection=lasso)).sum() <= m.sum()
+    # a slider left at its full extent keeps customers with a missing value
+    lo, hi = frame["avg_repayment_days"].min(), frame["avg_repayment_days"].max()
+    assert data.filter_mask(ws, data.Filters(ranges=(("avg_repayment_days", lo, hi),))).all()
+
+
+def test_kpis_match_pandas_and_compare_to_everyone(ws):
+    mask = (ws.frame["segment"] == 1).to_numpy()
+    cards = {c.id: c for c in data.kpis(ws, mask)}
+    part = ws.frame[mask]
+    assert cards["kpi-customers"].value == f"{len(part):,}"
+    assert cards["kpi-customers"].delta == f"{len(part) / len(ws.frame):.1%} of {len(ws.frame):,}"
+    avg = part["total_amount"].sum() / part["txn_count"].sum()
+    assert cards["kpi-avg-amount"].value == data._money(avg)
+    late, late_all = part["late_share"].mean(), ws.frame["late_share"].mean()
+    assert cards["kpi-late-share"].value == f"{late:.1%}"
+    assert cards["kpi-late-share"].delta.startswith(f"{(late - late_all) / late_all:+.1%} vs all")
+    empty = {c.id: c for c in data.kpis(ws, np.zeros(len(ws.frame), bool))}
+    assert empty["kpi-customers"].value == "0" and empty["kpi-total-amount"].value == "-"
+
+
+def test_panels_follow_url_filters_and_selection(ws):
+    out = callbacks.panels(ws, "?seg=0", None)
+    n0 = int((ws.frame["segment"] == 0).sum())
+    assert out["count"] == f"{n0:,} of 1,200 customers shown"
+    assert {t["name"].split(":")[0] for t in out["box"]["data"]} == {"0"}
+    assert sum(sum(t["customdata"]) for t in out["ternary"]["data"]) == n0  # markers count customers
+    sel = {"x": [0, 1e9], "y": [0, 3], "lasso": False}
+    with_sel = callbacks.panels(ws, "?seg=0", sel)
+    n_sel = int(((ws.frame["segment"] == 0) & (ws.frame["txn_count"] <= 3)).sum())
+    assert with_sel["count"].startswith(f"{n_sel:,} of")
+    # the scatter keeps every filtered customer: the selection filters the other panels
+    assert sum(len(t["customdata"]) for t in with_sel["scatter"]["data"]) == n0
+
+
+def test_scatter_samples_large_data_and_states_the_true_count(ws):
+    mask = np.ones(len(ws.frame), dtype=bool)
+    shown, total = data.scatter_sample(ws, mask, 500)
+    assert len(shown) == 500 and total == 1_200 and shown["customer_id"].is_unique
+    fig = figures.scatter_amount_frequency(shown, total, {})
+    assert sum(len(t["customdata"]) for t in fig["data"]) == 500
+    assert "a random 500 of 1,200 customers" in fig["layout"]["title"]["text"]
+    assert all(t["type"] == "scattergl" for t in fig["data"])
+    # the typed arrays decode to the plotted values
+    first = fig["data"][0]
+    x = np.frombuffer(base64.b64decode(first["x"]["bdata"]), dtype="<f8")
+    expected = ws.frame.set_index("customer_id").loc[first["customdata"], "avg_txn_amount"].to_numpy()
+    np.testing.assert_array_equal(x, expected)
+    # the same customers stay on the plot when a filter narrows the data
+    narrower = mask & (ws.array("segment") != 0)
+    again, _ = data.scatter_sample(ws, narrower, 500)
+    kept = set(shown.loc[shown["segment"] != 0, "customer_id"])
+    assert kept <= set(again["customer_id"])
+
+
+def test_box_plot_sends_quartiles_not_points(ws):
+    everyone = np.ones(len(ws.frame), dtype=bool)
+    fig = figures.box_repayment(data.box_table(ws, everyone, "avg_repayment_days"), {})
+    seg0 = ws.frame.loc[ws.frame["segment"] == 0, "avg_repayment_days"].dropna()
+    trace = next(t for t in fig["data"] if t["x"][0] == "0")
+    assert trace["median"][0] == pytest.approx(seg0.median())
+    assert trace["q3"][0] == pytest.approx(seg0.quantile(0.75))
+    assert "y" not in trace
+    assert data.box_table(ws, everyone, "no_such_column") is None
+    assert "No repayment data" in figures.box_repayment(None, {})["layout"]["annotations"][0]["text"]
+
+
+def test_rfm_counts_add_up_per_segment(ws):
+    mask = ws.array("segment") == 1
+    counts = data.rfm_counts(ws, mask)
+    expected = ws.rfm[mask].value_counts()
+    assert counts["n"].sum() == mask.sum() and set(counts["segment"]) == {1}
+    for row in counts.itertuples():
+        assert expected[(row.r_score, row.f_score, row.m_score)] == row.n
+
+
+def test_url_state_round_trip_and_forgiving_parse():
+    state = ViewState(k="4", segments=[2, 0], search="C001", log_axes=False,
+                      ranges={"txn_count": (3.0, 20.0)}, tab="model")
+    again = parse_query(build_query(state))
+    assert again.k == "4" and again.segments == [0, 2] and again.search == "C001"
+    assert again.log_axes is False and again.ranges == {"txn_count": (3.0, 20.0)} and again.tab == "model"
+    assert build_query(ViewState()) == ""
+    odd = parse_query("?k=many&seg=a,b&r.x=1~&tab=evil&q=ok")
+    assert odd.k == "auto" and odd.segments is None and odd.ranges == {} and odd.tab == "overview" and odd.search == "ok"
+
+
+def decode(download: dict) -> bytes:
+    content = download["content"]
+    return base64.b64decode(content) if download.get("base64") else content.encode()
+
+
+def test_exports_hold_exactly_the_filtered_rows(ws, tmp_path):
+    expected = set(ws.frame.loc[ws.frame["segment"].isin([1, 2]), "customer_id"])
+    csv = pd.read_csv(io.BytesIO(decode(callbacks.export_file(ws, "?seg=1,2", None, "csv"))), dtype={"customer_id": str})
+    assert set(csv["customer_id"]) == expected and len(csv) == len(expected)
+    assert list(csv.columns[:4]) == ["customer_id", "segment", "segment_name", "recommended_action"]
+    xlsx = pd.read_excel(io.BytesIO(decode(callbacks.export_file(ws, "?seg=1,2", None, "xlsx"))), dtype={"customer_id": str})
+    assert set(xlsx["customer_id"]) == expected
+    hyper = tmp_path / "x.hyper"
+    hyper.write_bytes(decode(callbacks.export_file(ws, "?seg=1,2", None, "hyper")))
+    assert set(pantab.frame_from_hyper(hyper, table="customer_segments")["customer_id"]) == expected
+
+
+def test_exported_cells_cannot_run_as_formulas(ws):
+    frame = ws.frame.copy()
+    frame.loc[0, "customer_id"] = "=HYPERLINK(\"http://x\")"
+    risky = data.Workspace("x", "x", "auto", ws.bundle, frame, ws.feature_set)
+    text = decode(callbacks.export_file(risky, "", None, "csv")).decode()
+    assert "'=HYPERLINK" in text
+
+
+def test_table_rows_are_paged_and_sorted_on_the_server(ws):
+    mask = (ws.frame["segment"] == 0).to_numpy()
+    rows, total = data.table_rows(ws, mask, 0, 50, [{"colId": "total_amount", "sort": "desc"}])
+    assert total == mask.sum() and len(rows) == 50
+    amounts = [r["total_amount"] for r in rows]
+    assert amounts == sorted(amounts, reverse=True)
+    assert amounts[0] == ws.frame.loc[mask, "total_amount"].max()
+
+
+def test_store_reloads_fits_from_disk_without_refitting(store, ws, monkeypatch):
+    def no_fit(*a, **k):
+        raise AssertionError("refitted")
+
+    monkeypatch.setattr(data, "fit_bundle", no_fit)
+    again = data.DataStore(store.root).get(data.DEMO_ID, "auto")
+    assert again.frame["segment"].equals(ws.frame["segment"])
+
+
+def test_fixed_k_refits(store):
+    ws3 = store.get(data.DEMO_ID, "3")
+    assert ws3.frame["segment"].nunique() == 3 and ws3.bundle.metadata["k"] == 3
+
+
+def upload_contents(raw: bytes) -> str:
+    return "data:text/csv;base64," + base64.b64encode(raw).decode()
+
+
+def test_upload_fit_and_isolation_between_sessions(store):
+    rows = ["id,income,spend,city"] + [f"{i:04d},{20 + i % 50},{(i * 37) % 100},X" for i in range(60)]
+    info = callbacks.read_upload(upload_contents("\n".join(rows).encode()), "mall.csv", store, 10_000_000)
+    assert info["feature_set"] == "table" and info["rows"] == 60 and "income" in info["numeric"]
+    dataset = callbacks.fit_upload(store, info, "id", ["income", "spend"], session="alice")
+    ws = store.get(dataset, "auto", owner="alice")
+    assert ws.frame["customer_id"].iloc[0] == "0000"  # ids kept as written
+    assert ws.bundle.features == ["income", "spend"]
+    with pytest.raises(KeyError):
+        store.get(dataset, "auto", owner="bob")
+    with pytest.raises(KeyError):
+        store.meta("../" + dataset, owner="alice")
+    out = callbacks.panels(ws, "", None)  # no repayment or amount data: panels say so
+    assert "No repayment data" in out["box"]["layout"]["annotations"][0]["text"]
+    assert {c.id: c for c in out["kpis"]}["kpi-late-share"].value == "n/a"
+
+
+@pytest.mark.parametrize(
+    ("raw", "name", "limit", "message"),
+    [
+        (b"", "empty.csv", 1_000, "empty.csv is empty"),
+        (b"a,b\n1,2\n" * 100, "big.csv", 100, "the limit is"),
+        (b"%PDF-1.4 binary", "report.pdf", 1_000, "upload a CSV or XLSX"),
+        (b"a,b\n", "header.csv", 1_000, "has no rows"),
+    ],
+)
+def test_bad_uploads_give_a_message(store, raw, name, limit, message):
+    contents = upload_contents(raw) if raw else "data:text/csv;base64,"
+    with pytest.raises(InputError, match=message):
+        callbacks.read_upload(contents, name, store, limit)
+
+
+def test_upload_with_fewer_rows_than_segments(store):
+    info = callbacks.read_upload(upload_contents(b"id,x\n1,5\n2,6\n"), "tiny.csv", store, 1_000)
+    with pytest.raises(InputError, match="too few to choose"):
+        callbacks.fit_upload(store, info, "id", ["x"], session="carol")
