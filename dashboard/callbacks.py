@@ -102,7 +102,8 @@ def describe_table(ws: data.Workspace) -> dbc.Table:
     rows = []
     for r in anova.itertuples(index=False):
         row = r._asdict()
-        cells = [row["feature"], f"{row['f_statistic']:,.1f}", f"{row['p_value']:.2g}"]
+        p = row["p_value"]
+        cells = [row["feature"], f"{row['f_statistic']:,.1f}", "< 1e-16" if p < 1e-16 else f"{p:.2g}"]
         cells += [f"{row[c]:,.2f}" for c in means]
         rows.append(html.Tr([html.Td(c) for c in cells]))
     return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in header])), html.Tbody(rows)],

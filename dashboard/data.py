@@ -49,7 +49,12 @@ class Workspace:
         """A column as a numpy array, made once: filters then index arrays, never copy frames."""
         if name not in self._arrays:
             column = self.frame[name]
-            self._arrays[name] = column.to_numpy(dtype=float) if pd.api.types.is_numeric_dtype(column) else column.to_numpy()
+            if pd.api.types.is_integer_dtype(column):
+                self._arrays[name] = column.to_numpy(dtype="int64")
+            elif pd.api.types.is_numeric_dtype(column):
+                self._arrays[name] = column.to_numpy(dtype=float)
+            else:
+                self._arrays[name] = column.to_numpy()
         return self._arrays[name]
 
     def shuffled(self) -> np.ndarray:
