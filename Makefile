@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 DEMO := demo
 PIP := $(BIN)/pip install --disable-pip-version-check -q
 
-.PHONY: install run test lint clean system-packages
+.PHONY: install run test lint clean system-packages bench bench-smoke
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed, found " + sys.version.split()[0]'
@@ -29,13 +29,19 @@ run: install
 	$(BIN)/python -m dashboard --data $(DEMO)/output
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check segmentation dashboard tests
+	$(BIN)/ruff check segmentation dashboard tests benchmarks
 
 system-packages:
 	bash scripts/install-system-packages.sh
 
 test: lint system-packages
 	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python -m benchmarks.harness
+
+bench-smoke: install
+	$(BIN)/python -m benchmarks.harness --smoke --out $(DEMO)/bench-smoke.md
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache

@@ -17,10 +17,19 @@ from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silho
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from .errors import InputError
 from .selection import choose_k
+
+#: Below this many rows K-Means and the metrics run on one thread: thread start-up and
+#: synchronisation cost more than the work (30x slower on a busy 2-core machine).
+SINGLE_THREAD_ROWS = 20_000
+
+
+def _threads(n_rows: int):
+    return threadpool_limits(1) if n_rows < SINGLE_THREAD_ROWS else threadpool_limits(None)
 
 
 class Log1pColumns(TransformerMixin, BaseEstimator):
@@ -163,17 +172,20 @@ class Segmenter(ClusterMixin, BaseEstimator):
                 disable=None if progress is None else not progress,
                 leave=False,
             )
-            self.k_selection_ = pd.DataFrame([self._score_k(sweep, k) for k in ks])
+            with _threads(len(sweep)):
+                self.k_selection_ = pd.DataFrame([self._score_k(sweep, k) for k in ks])
             self.n_clusters_, self.k_preferences_, self.k_reason_ = choose_k(
                 self.k_selection_, self.min_segment_share
             )
         else:
             self.n_clusters_ = k_lo
-            self.k_selection_ = pd.DataFrame([self._score_k(sweep, k_lo)])
+            with _threads(len(sweep)):
+                self.k_selection_ = pd.DataFrame([self._score_k(sweep, k_lo)])
             self.k_preferences_ = {}
             self.k_reason_ = f"k={k_lo}: set by the user"
 
-        kmeans = KMeans(self.n_clusters_, n_init=self.n_init, random_state=self.random_state).fit(Z)
+        with _threads(n):
+            kmeans = KMeans(self.n_clusters_, n_init=self.n_init, random_state=self.random_state).fit(Z)
         _order_clusters(kmeans)
         self.pipeline_ = Pipeline([*prep.steps, ("kmeans", kmeans)])
         self.labels_ = kmeans.labels_

@@ -1,0 +1,217 @@
+"""Benchmarks: ours against the usual notebook way, as ratios taken in the same run.
+
+    python -m benchmarks.harness --smoke        # seconds; what CI runs
+    python -m benchmarks.harness                # full: 1M and 10M transactions, 100k and 1M customers
+
+Each measured call runs in a fresh process (spawn) so its peak memory (max RSS) is its own.
+Writes a markdown table (what, size, ours, alternative, ratio, peak memory) to stdout and to
+``--out`` (default benchmarks/results.md). Targets are checked and reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import platform
+import resource
+import sqlite3
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass
+class Row:
+    what: str
+    size: str
+    ours: float  # seconds
+    alternative: str
+    alt: float | None  # seconds
+    peak_mb: float
+    note: str = ""
+
+    def markdown(self) -> str:
+        ratio = f"{self.alt / self.ours:,.1f}x" if self.alt else "-"
+        alt = f"{self.alternative}: {self.alt:,.2f} s" if self.alt else self.alternative
+        return f"| {self.what} | {self.size} | {self.ours:,.2f} s | {alt} | {ratio} | {self.peak_mb:,.0f} MB | {self.note} |"
+
+
+# -- measured calls (module level so a spawned process can import them) -----------------------
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _timed(fn, *args):
+    # Imports are not what is measured: load them before the clock starts.
+    import duckdb  # noqa: F401
+    import sklearn.cluster  # noqa: F401
+
+    import segmentation.pipeline  # noqa: F401
+
+    start = time.perf_counter()
+    out = fn(*args)
+    return time.perf_counter() - start, _peak_mb(), out
+
+
+def features_duckdb(path: str):
+    from segmentation.features import transaction_features
+
+    return len(transaction_features(path, max_rejected_share=1.0)[0])
+
+
+def features_sqlite(path: str):
+    """The usual way: CSV into SQLite with pandas, the aggregation SQL, the result back."""
+    from segmentation.features import sqlite_features
+
+    con = sqlite3.connect(":memory:")
+    pd.read_csv(path, dtype=str).to_sql("transactions", con, index=False, chunksize=200_000)
+    return len(sqlite_features(con, "transactions", max_rejected_share=1.0)[0])
+
+
+def features_pandas(path: str):
+    from segmentation.features import reference_features
+
+    return len(reference_features(pd.read_csv(path, dtype={"customer_id": str})))
+
+
+def fit_ours(path: str):
+    from segmentation.model import Segmenter
+    from segmentation.pipeline import TRANSACTION_MODEL_FEATURES
+
+    X = pd.read_parquet(path)[TRANSACTION_MODEL_FEATURES]
+    model = Segmenter().fit(X)
+    return model.n_clusters_, model.labels_
+
+
+def fit_notebook(path: str, n_rows: int | None = None):
+    """The usual way: the same preprocessing, KMeans(n_init=10) for every k and a silhouette
+    over all rows; k = the best silhouette; the final model on all rows."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
+    from segmentation.model import Segmenter
+    from segmentation.pipeline import TRANSACTION_MODEL_FEATURES
+
+    X = pd.read_parquet(path)[TRANSACTION_MODEL_FEATURES]
+    if n_rows:
+        X = X.iloc[:n_rows]
+    Z = Segmenter(n_clusters=2).fit(X).transform(X)  # same imputation, log and scaling as ours
+    scores = {}
+    for k in range(2, 11):
+        labels = KMeans(k, n_init=10, random_state=0).fit_predict(Z)
+        scores[k] = silhouette_score(Z, labels)
+    best = max(scores, key=scores.get)
+    return best, KMeans(best, n_init=10, random_state=0).fit_predict(Z)
+
+
+def isolated(fn, *args):
+    """(seconds, peak MB, result) of ``fn(*args)`` in a fresh Python process."""
+    with mp.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_timed, (fn, *args))
+
+
+# -- benchmark groups -------------------------------------------------------------------------
+
+
+def bench_features(root: Path, sizes: list[int]) -> list[Row]:
+    from segmentation.demo import write_demo
+
+    rows = []
+    for n_txn in sizes:
+        path = root / f"tx_{n_txn}.csv"
+        write_demo(path, max(100, n_txn // 10), seed=0)
+        with open(path) as lines:
+            actual = sum(1 for _ in lines) - 1
+        ours, peak, customers = isolated(features_duckdb, str(path))
+        lite, _, c2 = isolated(features_sqlite, str(path))
+        pand, _, c3 = isolated(features_pandas, str(path))
+        assert customers == c2 == c3
+        label = f"{actual / 1e6:,.1f}M transactions" if actual >= 1e6 else f"{actual:,} transactions"
+        rows.append(Row("features from CSV (DuckDB)", label, ours, "CSV into SQLite + SQL", lite, peak))
+        rows.append(Row("features from CSV (DuckDB)", label, ours, "pandas read_csv + groupby", pand, peak))
+    return rows
+
+
+def bench_fit(root: Path, sizes: list[int], notebook_max: int) -> list[Row]:
+    from sklearn.metrics import adjusted_rand_score
+
+    from segmentation.demo import demo_transactions
+    from segmentation.features import reference_features
+
+    rows = []
+    for n in sizes:
+        path = root / f"features_{n}.parquet"
+        reference_features(demo_transactions(n, seed=0)).to_parquet(path)
+        ours, peak, (k_ours, labels) = isolated(fit_ours, str(path))
+        if n <= notebook_max:
+            alt, _, (k_nb, nb_labels) = isolated(fit_notebook, str(path))
+            note = f"same k: {k_ours == k_nb} ({k_ours} vs {k_nb}); ARI {adjusted_rand_score(labels, nb_labels):.3f}"
+        else:
+            # Too slow to run here: time it at two smaller sizes, fit the growth, extrapolate.
+            small = [notebook_max // 2, notebook_max]
+            times = [isolated(fit_notebook, str(path), m)[0] for m in small]
+            exponent = np.log(times[1] / times[0]) / np.log(small[1] / small[0])
+            alt = times[1] * (n / small[1]) ** exponent
+            note = (f"notebook way extrapolated from {small[0]:,} and {small[1]:,} rows "
+                    f"({times[0]:.1f} s, {times[1]:.1f} s; grows as n^{exponent:.2f})")
+        rows.append(Row("fit, automatic k 2-10", f"{n:,} customers", ours, "KMeans n_init=10 per k + full silhouette",
+                        alt, peak, note))
+    return rows
+
+
+def bench_dashboard(sizes: list[int]) -> list[str]:
+    from benchmarks.dashboard_bench import bench
+
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            r = bench(n, Path(tmp))
+            out.append(f"| dashboard filter change (server) | {n:,} customers | {r['filter_ms']:.0f} ms median "
+                       f"(max {r['filter_max_ms']:.0f} ms) | - | - | - | first-page data {r['payload_mb']:.2f} MB; "
+                       f"grid block {r['rows_ms']:.0f} ms |")
+    return out
+
+
+def machine() -> str:
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds (CI)")
+    parser.add_argument("--out", default=str(Path(__file__).with_name("results.md")))
+    args = parser.parse_args(argv)
+    if args.smoke:
+        txn, customers, notebook_max, dash = [20_000], [2_000], 2_000, [2_000]
+    else:
+        txn, customers, notebook_max, dash = [1_000_000, 10_000_000], [100_000, 1_000_000], 20_000, [10_000, 100_000, 1_000_000]
+    lines = [
+        f"Machine: {machine()}. Command: `{'make bench-smoke' if args.smoke else 'make bench'}`.",
+        "",
+        "| what | size | ours | the alternative | ratio | peak memory (ours) | note |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    print("\n".join(lines), flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for row in bench_features(root, txn) + bench_fit(root, customers, notebook_max):
+            lines.append(row.markdown())
+            print(lines[-1], flush=True)
+    for line in bench_dashboard(dash):
+        lines.append(line)
+        print(line, flush=True)
+    Path(args.out).write_text("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,17 @@
+"""The benchmark harness runs end to end at tiny sizes (CI's smoke run; no timing asserted)."""
+
+from __future__ import annotations
+
+from benchmarks.harness import main
+
+
+def test_smoke_benchmarks_write_a_table(tmp_path):
+    out = tmp_path / "results.md"
+    assert main(["--smoke", "--out", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("Machine: ") and "cores" in lines[0]
+    rows = [line for line in lines if line.startswith("| ") and not line.startswith("| what")]
+    whats = {row.split("|")[1].strip() for row in rows}
+    assert {"features from CSV (DuckDB)", "fit, automatic k 2-10", "dashboard filter change (server)"} <= whats
+    fit = next(r for r in rows if r.startswith("| fit"))
+    assert "same k: True" in fit  # the usual way and ours agree on the demo data
