@@ -225,3 +225,15 @@ def test_upload_with_fewer_rows_than_segments(store):
     info = callbacks.read_upload(upload_contents(b"id,x\n1,5\n2,6\n"), "tiny.csv", store, 1_000)
     with pytest.raises(InputError, match="too few to choose"):
         callbacks.fit_upload(store, info, "id", ["x"], session="carol")
+
+
+def test_a_run_output_folder_shows_exactly_its_segments(demo_run, tmp_path):
+    store = data.DataStore(tmp_path / "store")
+    store.add(demo_run, label="run", dataset_id="run")
+    ws = store.get("run", "auto")
+    expected = pd.read_csv(demo_run / "customer_segments.csv", dtype={"customer_id": str})
+    merged = ws.frame.merge(expected, on="customer_id", suffixes=("", "_run"))
+    assert len(merged) == len(expected)
+    assert (merged["segment"] == merged["segment_run"]).all()
+    assert (merged["segment_name"] == merged["segment_name_run"]).all()
+    assert ws.feature_set == "transactions" and ws.rfm is not None
