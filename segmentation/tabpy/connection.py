@@ -73,11 +73,15 @@ class TabPyConnection:
             return reply
         if status == 0:
             raise InputError(f"no TabPy server answers at {self.url} ({reply})")
-        if status == 401:
-            who = f"user {self.username!r}" if self.username else "no credentials"
+        if status == 401 and self.username is None:
             raise InputError(
-                f"the TabPy server at {self.url} refused {who} (401): set TABPY_USERNAME and "
-                "TABPY_PASSWORD to an account of its password file"
+                f"the TabPy server at {self.url} requires a user name and password (401): "
+                "set TABPY_USERNAME and TABPY_PASSWORD"
+            )
+        if status == 401:
+            raise InputError(
+                f"the TabPy server at {self.url} refused user {self.username!r} (401): set "
+                "TABPY_USERNAME and TABPY_PASSWORD to an account of its password file"
             )
         detail = reply.get("info") or reply.get("message") if isinstance(reply, dict) else reply
         raise InputError(f"{what} on {self.url} failed ({status}): {str(detail).strip()[:300]}")

@@ -103,13 +103,7 @@ def deploy(conn: TabPyConnection, model_dir: str | Path, say=print) -> list[str]
     """
     model_dir = Path(model_dir).resolve()
     bundle = Bundle.load(model_dir)
-    info = conn.info()
-    auth = info.get("versions", {}).get("v1", {}).get("features", {}).get("authentication", {})
-    if auth.get("required") and conn.username is None:
-        raise InputError(
-            f"the TabPy server at {conn.url} requires a user name and password: "
-            "set TABPY_USERNAME and TABPY_PASSWORD"
-        )
+    conn.info()  # first what Tableau's Test Connection asks: is it there, are we let in
     found = conn.evaluate(SERVER_CHECK, list(CHECKED[1:]), [str(model_dir / "metadata.json")])
     staging = Path(conn.get("configurations/endpoint_upload_destination")["path"])
     explain = SHARED_FILESYSTEM.format(staging=staging, model=model_dir)
@@ -129,6 +123,9 @@ def deploy(conn: TabPyConnection, model_dir: str | Path, say=print) -> list[str]
     from tabpy.tabpy_tools.client import Client
 
     client = Client(conn.url)
+    # TabPy's client means not to verify certificates (session.verify = False), but requests
+    # lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override that unless the environment is ignored.
+    client._service.service_client.network_wrapper.session.trust_env = False
     if conn.username is not None:
         client.set_credentials(conn.username, conn.password)
     table = endpoint_table(model_dir, bundle)

@@ -133,7 +133,12 @@ def start_tabpy(config: Path, **popen) -> subprocess.Popen:
     # TabPy reads every environment variable as a config default: keep TABPY_* (a password
     # above all: /evaluate scripts can read os.environ) away from it.
     env = {k: v for k, v in os.environ.items() if not k.startswith("TABPY_")}
-    command = [sys.executable, "-m", "tabpy.tabpy", f"--config={config}", "--disable-auth-warning"]
+    # TabPy's own entry point, after importing what the endpoints need (pandas, scikit-learn,
+    # the model code): loading the first endpoint would otherwise import it all while the
+    # server stalls for seconds, longer than TabPy's client waits for a deployment when the
+    # machine is busy.
+    launch = "import segmentation.tabpy.endpoints; from tabpy.tabpy import main; main()"
+    command = [sys.executable, "-c", launch, f"--config={config}", "--disable-auth-warning"]
     return subprocess.Popen(command, stdin=subprocess.DEVNULL, env=env, **popen)
 
 
