@@ -43,13 +43,17 @@ def rfm_scores(recency, frequency, monetary, bins: int = BINS) -> pd.Series:
     frame = pd.DataFrame({"r": recency, "f": frequency, "m": monetary}, dtype=float)
     complete = frame.notna().all(axis=1)
     scored = frame[complete]
-    digits = pd.DataFrame(
-        {
-            "r": quantile_scores(-scored["r"], bins),
-            "f": quantile_scores(scored["f"], bins),
-            "m": quantile_scores(scored["m"], bins),
-        }
-    ).astype(int).astype(str)
+    digits = (
+        pd.DataFrame(
+            {
+                "r": quantile_scores(-scored["r"], bins),
+                "f": quantile_scores(scored["f"], bins),
+                "m": quantile_scores(scored["m"], bins),
+            }
+        )
+        .astype(int)
+        .astype(str)
+    )
     out = pd.Series([None] * len(frame), index=frame.index, dtype=object)
     out[complete] = (digits["r"] + digits["f"] + digits["m"]).to_numpy()
     return out

@@ -34,7 +34,9 @@ WORKBOOK = Path(__file__).resolve().parents[1] / "tableau" / "segments.twb"
 HANDSHAKE = {"script": "return int(1)", "data": {"_arg1": [4]}}  # what Tableau posts after /info
 
 
-pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")  # self-signed TLS
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::urllib3.exceptions.InsecureRequestWarning"
+)  # self-signed TLS
 
 
 def free_port() -> int:
@@ -107,7 +109,9 @@ def server(tmp_path_factory, demo_run):
 
 def evaluate(server, script: str, *args, auth=(USER, PASSWORD)):
     data = {f"_arg{i}": list(a) for i, a in enumerate(args, start=1)}
-    reply = requests.post(f"{server.url}/evaluate", json={"script": script, "data": data}, auth=auth, timeout=60)
+    reply = requests.post(
+        f"{server.url}/evaluate", json={"script": script, "data": data}, auth=auth, timeout=60
+    )
     assert reply.status_code == 200, reply.text
     return reply.json()
 
@@ -189,7 +193,10 @@ def test_structural_problems_are_named_in_the_query_reply_and_log(server):
     assert reply.status_code >= 400
     assert "segment_assign takes 6 lists" in reply.text
     reply = requests.post(
-        f"{server.url}/query/rfm_score", json={"data": [[1, 2], [3], [4, 5]]}, auth=(USER, PASSWORD), timeout=10
+        f"{server.url}/query/rfm_score",
+        json={"data": [[1, 2], [3], [4, 5]]},
+        auth=(USER, PASSWORD),
+        timeout=10,
     )
     assert "lists of unequal length (recency: 2, frequency: 1, monetary: 2)" in reply.text
     assert "segment_assign takes 6 lists" in (server.state / "tabpy.log").read_text()
@@ -390,8 +397,13 @@ def test_serve_without_auth_over_tls_starts_without_a_prompt_and_stops_tabpy(dem
         info = requests.get(f"{served.url}/info", verify=False, timeout=10).json()
         assert "authentication" not in info["versions"]["v1"]["features"]
         assert requests.post(f"{served.url}/evaluate", json=HANDSHAKE, verify=False, timeout=10).json() == 1
+        # Credentials sent to a server without authentication are refused (Tableau's sign-in box).
+        with_auth = requests.get(f"{served.url}/info", auth=(USER, PASSWORD), verify=False, timeout=10)
+        assert with_auth.status_code == 406
         script = {"script": query_script("rfm_score", 3), "data": {"_arg1": [1], "_arg2": [2], "_arg3": [3]}}
-        assert requests.post(f"{served.url}/evaluate", json=script, verify=False, timeout=10).json() == ["333"]
+        assert requests.post(f"{served.url}/evaluate", json=script, verify=False, timeout=10).json() == [
+            "333"
+        ]
         conf = (served.state / "tabpy.conf").read_text()
         assert f"TABPY_CERTIFICATE_FILE = {cert}" in conf and "TABPY_PWD_FILE" not in conf
         # SIGTERM to serve alone (as a process manager sends it) must take TabPy down too.

@@ -113,7 +113,9 @@ def test_live_clustering_copes_with_tiny_partitions():
     assert segment_live(4, [None, "x"], [None, 2.0]) == [None, None]
 
 
-@pytest.mark.parametrize(("k", "message"), [("3", "whole number"), (-1, "whole number"), ([2, 3], "one whole")])
+@pytest.mark.parametrize(
+    ("k", "message"), [("3", "whole number"), (-1, "whole number"), ([2, 3], "one whole")]
+)
 def test_live_clustering_refuses_a_bad_k(k, message):
     with pytest.raises(InputError, match=message):
         segment_live(k, [1.0, 2.0, 3.0])

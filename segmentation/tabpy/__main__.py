@@ -58,7 +58,11 @@ def cmd_serve(args) -> int:
             "or pass --no-auth to run without authentication"
         )
     settings = ServerSettings(
-        Path(args.state), args.port, certificate=args.cert, key=args.key, evaluate_timeout=args.evaluate_timeout
+        Path(args.state),
+        args.port,
+        certificate=args.cert,
+        key=args.key,
+        evaluate_timeout=args.evaluate_timeout,
     )
     return serve(args.model, settings, credentials, say=_say)
 

@@ -33,8 +33,11 @@ class TabPyConnection:
         self.password = password
 
     def request(self, method: str, path: str, body=None, timeout: float = 60):
-        """(status, parsed JSON or text) of one request; status 0 when nothing answers."""
-        data = None if body is None else json.dumps(body).encode()
+        """(status, parsed JSON or text) of one request; status 0 when nothing answers.
+
+        ``body`` is sent as JSON, or as it is when already ``bytes``.
+        """
+        data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
         req = urllib.request.Request(self.url + path.lstrip("/"), data=data, method=method)
         req.add_header("Content-Type", "application/json")
         if self.username is not None:

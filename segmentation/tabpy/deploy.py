@@ -43,9 +43,8 @@ SHARED_FILESYSTEM = (
 )
 
 
-def endpoint_table(model_dir: str | Path, bundle: Bundle | None = None) -> dict[str, tuple]:
+def endpoint_table(model_dir: Path, bundle: Bundle) -> dict[str, tuple]:
     """Name -> (callable to deploy, description) of the five endpoints over ``model_dir``."""
-    bundle = bundle or Bundle.load(model_dir)
     args = ", ".join(bundle.features)
     model = {
         "segment_assign": (endpoints.segment_assign, "Segment id (0 = largest segment)"),

@@ -37,18 +37,33 @@ _PLAIN_TYPES = {int, float, type(None)}
 
 
 def segment_assign(bundle: Bundle, *features) -> list:
-    """Segment id of each row, from the saved model (features in ``bundle.features`` order)."""
+    """Segment id of each row, from the saved model.
+
+    Deployed as ``segment_assign(*features)`` (a :class:`ModelEndpoint` holding the bundle).
+
+    Parameters
+    ----------
+    bundle : Bundle
+        The saved model, loaded with :meth:`Bundle.load`.
+    *features : lists of numbers
+        One list per model feature, in ``bundle.features`` order (``model/metadata.json``).
+
+    Returns
+    -------
+    list of int or None
+        :meth:`Bundle.predict` of each row; None for rows that cannot be answered.
+    """
     frame, usable = _table("segment_assign", features, bundle.features)
     return _answer(usable, bundle.predict(frame[usable]).tolist() if usable.any() else [])
 
 
 def segment_name(bundle: Bundle, *features) -> list:
-    """Name of each row's segment, from the saved model."""
+    """Name of each row's segment (:meth:`Bundle.assign`); arguments as :func:`segment_assign`."""
     return _assigned("segment_name", bundle, features, "segment_name")
 
 
 def segment_action(bundle: Bundle, *features) -> list:
-    """Recommended action of each row's segment, from the saved model."""
+    """Recommended action of each row's segment; arguments as :func:`segment_assign`."""
     return _assigned("segment_action", bundle, features, "recommended_action")
 
 

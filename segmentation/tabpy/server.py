@@ -15,7 +15,8 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import InputError
@@ -124,7 +125,7 @@ def prepare_state(settings: ServerSettings, credentials: tuple[str, str] | None)
         else:
             target.unlink(missing_ok=True)
     if credentials:
-        settings.pwd_file = write_password_file(state / "passwords.txt", *credentials)
+        settings = replace(settings, pwd_file=write_password_file(state / "passwords.txt", *credentials))
     return write_config(settings)
 
 
@@ -150,7 +151,8 @@ def wait_until_answers(conn: TabPyConnection, process: subprocess.Popen, log: Pa
             raise InputError(f"TabPy exited with code {process.returncode} before answering: {_tail(log)}")
         status, _ = conn.request("GET", "info", timeout=5)
         if status:
-            return conn.info()
+            conn.info()  # answers, or says why it refuses us
+            return
         time.sleep(0.2)
     raise InputError(f"TabPy did not answer at {conn.url} within {timeout:.0f} s: {_tail(log)}")
 
@@ -160,15 +162,13 @@ def _tail(log: Path) -> str:
     return lines[-1] if lines else f"nothing in {log}"
 
 
-def serve(
-    model_dir: str | Path,
-    settings: ServerSettings,
-    credentials: tuple[str, str] | None,
-    say=print,
-) -> int:
-    """Start TabPy, deploy the endpoints and keep serving until TabPy stops or we are told to.
+@contextmanager
+def running_server(
+    model_dir: str | Path, settings: ServerSettings, credentials: tuple[str, str] | None, say=print
+):
+    """Start TabPy from a clean state folder and deploy the endpoints; stop TabPy on exit.
 
-    Returns TabPy's exit code (0 after SIGINT/SIGTERM).
+    Yields the connection (as ``credentials``) and TabPy's process.
     """
     if (settings.certificate is None) != (settings.key is None):
         raise InputError("--cert and --key go together: give both for HTTPS, or neither")
@@ -180,26 +180,39 @@ def serve(
     conn = TabPyConnection(settings.url, *(credentials or (None, None)))
     say(f"starting TabPy on port {settings.port}: config {config}, log {log}")
     process = start_tabpy(config)
-    stop = signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         wait_until_answers(conn, process, log)
         deploy(conn, model_dir, say=say)
-        user = f"user {credentials[0]!r}" if credentials else "no authentication (--no-auth)"
-        say(
-            f"ready for Tableau: {settings.url.replace('127.0.0.1', socket.getfqdn())}, {user}; "
-            "Settings > Manage Analytics Extension Connection > TabPy"
-        )
-        return process.wait()
-    except (KeyboardInterrupt, SystemExit):
-        return 0
+        yield conn, process
     finally:
-        signal.signal(signal.SIGTERM, stop)
         if process.poll() is None:
             process.terminate()
             try:
                 process.wait(10)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def serve(
+    model_dir: str | Path, settings: ServerSettings, credentials: tuple[str, str] | None, say=print
+) -> int:
+    """Run TabPy with the endpoints deployed until it stops or we get SIGINT/SIGTERM.
+
+    Returns TabPy's exit code (0 after SIGINT/SIGTERM).
+    """
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal)  # so TabPy is stopped with us
+    try:
+        with running_server(model_dir, settings, credentials, say) as (_, process):
+            user = f"user {credentials[0]!r}" if credentials else "no authentication (--no-auth)"
+            say(
+                f"ready for Tableau: {settings.url.replace('127.0.0.1', socket.getfqdn())}, {user}; "
+                "Settings > Manage Analytics Extension Connection > TabPy"
+            )
+            return process.wait()
+    except (KeyboardInterrupt, SystemExit):
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _exit_on_signal(signum, frame):
