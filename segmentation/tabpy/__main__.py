@@ -6,12 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..cli import run_command
 from ..errors import InputError
 from .connection import TabPyConnection
 from .deploy import deploy
 from .server import DEFAULT_PORT, ServerSettings, read_credentials, serve
-
-EXIT_BAD_INPUT = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,14 +80,7 @@ def _say(line: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return {"serve": cmd_serve, "deploy": cmd_deploy}[args.command](args)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return run_command({"serve": cmd_serve, "deploy": cmd_deploy}[args.command], args)
 
 
 if __name__ == "__main__":
