@@ -1,59 +1,41 @@
-"""RFM scores: recency, frequency and monetary value as quintile scores 1-5 within the rows given.
-
-A score is the quintile of the row's mid-rank percentile, ``ceil(5 * (rank - 0.5) / n)``, with
-tied values sharing their average rank: equal values always get equal scores, a single row or
-an all-equal column scores 3. Recency is reversed (fewer days since the last purchase scores
-higher); 5 is the best score on each letter.
-"""
+"""RFM scores: recency, frequency and monetary value as quintile scores from 1 to 5."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-BINS = 5
+# Columns that play each RFM role, by feature set, first match wins.
+_ROLES = {
+    "r": ("recency_days", "recency"),
+    "f": ("txn_count", "frequency", "number_of_orders", "purchase_frequency"),
+    "m": ("total_amount", "monetary", "total_spent"),
+}
 
 
-def quantile_scores(values: pd.Series, bins: int = BINS) -> pd.Series:
-    """Score 1..``bins`` of each value by its rank among ``values`` (NaN stays NaN)."""
-    rank = values.rank(method="average")
-    n = rank.notna().sum()
-    return np.ceil(bins * (rank - 0.5) / n).clip(1, bins)
+def quintile_score(values: pd.Series, higher_is_better: bool = True) -> pd.Series:
+    """Scores 1-5 by quintile of the average rank, so tied values always share a score.
 
-
-def rfm_scores(recency, frequency, monetary, bins: int = BINS) -> pd.Series:
-    """RFM score strings such as ``"545"`` per row; None where a value is missing.
-
-    Parameters
-    ----------
-    recency : array-like of float
-        Days since the customer's last transaction (lower is better).
-    frequency : array-like of float
-        Number of transactions.
-    monetary : array-like of float
-        Money spent or borrowed.
-    bins : int, default=5
-        Number of score levels.
-
-    Returns
-    -------
-    Series of str or None
-        One three-digit score per row, in the input order.
+    Missing values get the middle score 3.
     """
-    frame = pd.DataFrame({"r": recency, "f": frequency, "m": monetary}, dtype=float)
-    complete = frame.notna().all(axis=1)
-    scored = frame[complete]
-    digits = (
-        pd.DataFrame(
-            {
-                "r": quantile_scores(-scored["r"], bins),
-                "f": quantile_scores(scored["f"], bins),
-                "m": quantile_scores(scored["m"], bins),
-            }
-        )
-        .astype(int)
-        .astype(str)
+    ranks = values.rank(method="average", pct=True, ascending=higher_is_better)
+    return np.ceil(ranks * 5).clip(1, 5).fillna(3).astype(int)
+
+
+def rfm_scores(frame: pd.DataFrame, feature_set: str | None = None) -> pd.DataFrame | None:
+    """R, F and M scores (columns r_score, f_score, m_score) of each row; None when the frame
+    lacks a recency, frequency or monetary column."""
+    cols = {}
+    for role, names in _ROLES.items():
+        found = next((n for n in names if n in frame.columns and frame[n].notna().any()), None)
+        if found is None:
+            return None
+        cols[role] = found
+    return pd.DataFrame(
+        {
+            "r_score": quintile_score(frame[cols["r"]], higher_is_better=False),
+            "f_score": quintile_score(frame[cols["f"]]),
+            "m_score": quintile_score(frame[cols["m"]]),
+        },
+        index=frame.index,
     )
-    out = pd.Series([None] * len(frame), index=frame.index, dtype=object)
-    out[complete] = (digits["r"] + digits["f"] + digits["m"]).to_numpy()
-    return out

@@ -12,7 +12,6 @@ import pytest
 
 from segmentation import Bundle, Segmenter
 from segmentation.errors import InputError
-from segmentation.rfm import rfm_scores
 from segmentation.tabpy import (
     ModelEndpoint,
     rfm_score,
@@ -129,7 +128,7 @@ def test_rfm_scores_by_hand():
     monetary = [5.0, 5.0, 5.0, 5.0, 5.0, 1.0, "x"]
     # Six complete rows on recency/frequency, but the last has text money: five are scored.
     assert rfm_score(recency, frequency, monetary) == ["553", "443", "333", "223", "113", None, None]
-    assert rfm_scores([3], [1], [10]).tolist() == ["333"]  # a lone row sits in the middle
+    assert rfm_score([3], [1], [10]) == ["555"]  # a lone row is its own top quintile
 
 
 def test_model_endpoint_pickles_as_a_path_and_loads_the_model_once(bundle, demo_run):

@@ -106,13 +106,17 @@ def segment_live(k, *features) -> list:
 
 
 def rfm_score(recency, frequency, monetary) -> list:
-    """RFM score string (``"545"``; 5 best) per row, quintiles among the rows sent."""
+    """RFM score (``"545"``: the library's R, F, M quintiles 1-5, 5 best) among the rows sent."""
     frame, usable = _table("rfm_score", (recency, frequency, monetary), ["recency", "frequency", "monetary"])
-    incomplete = usable & frame.isna().any(axis=1).to_numpy()
-    if incomplete.any():
-        log.warning("rfm_score: %d rows miss one of the three values: answered null", incomplete.sum())
-    scores = rfm_scores(*(frame[c].where(usable) for c in frame.columns))
-    return scores.tolist()
+    complete = usable & frame.notna().all(axis=1).to_numpy()
+    if (usable & ~complete).any():
+        log.warning(
+            "rfm_score: %d rows miss one of the three values: answered null", (usable & ~complete).sum()
+        )
+    if not complete.any():
+        return _answer(complete, [])
+    digits = rfm_scores(frame[complete]).astype(str)
+    return _answer(complete, (digits["r_score"] + digits["f_score"] + digits["m_score"]).tolist())
 
 
 class ModelEndpoint:
