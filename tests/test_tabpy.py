@@ -412,3 +412,11 @@ def test_serve_without_auth_over_tls_starts_without_a_prompt_and_stops_tabpy(dem
             requests.get(f"{served.url}/info", verify=False, timeout=5)
     finally:
         served.stop()
+
+
+def test_only_this_machine_counts_as_local():
+    from segmentation.tabpy.deploy import is_local
+
+    assert is_local("127.0.0.1") and is_local("localhost") and is_local("::1")
+    assert is_local(socket.gethostname())
+    assert not is_local("192.0.2.10") and not is_local("tabpy.example.com")  # names only, no traffic
