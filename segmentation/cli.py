@@ -285,14 +285,18 @@ COMMANDS = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run_command(command, args) -> int:
+    """Run one command: bad input gives one line on stderr and exit code 2, never a traceback."""
     try:
-        COMMANDS[args.command](args)
+        return command(args) or 0
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_command(COMMANDS[args.command], args)
