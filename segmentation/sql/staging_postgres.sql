@@ -2,9 +2,10 @@
 -- only one row per customer ever leaves it.
 -- PostgreSQL has no TRY_CAST: text becomes a date or a number only after a pattern check (and
 -- a calendar check: no 2024-02-30), so one bad value gives NULL and a counted, rejected row
--- instead of a failed statement. Dates are ISO (YYYY-MM-DD, 1- or 2-digit month and day, an
--- optional time and offset after them); date and timestamp columns print that way under
--- DateStyle ISO, set here for this session. Day numbers are days since 1970-01-01.
+-- instead of a failed statement. Dates are ISO: YYYY-MM-DD (1- or 2-digit month and day),
+-- optionally a valid time and a UTC offset, the date taken as written. Date and timestamp
+-- columns print that way under DateStyle ISO, set here for this session.
+-- Day numbers are days since 1970-01-01.
 -- {source}: a relation (the temp view over the user's table or query).
 -- {due_date}: the due-date column expression, or NULL when there is none.
 SET datestyle TO 'ISO, YMD';
@@ -21,7 +22,7 @@ $$;
 
 CREATE FUNCTION pg_temp.day_number(value text) RETURNS integer LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE
-        WHEN TRIM(value) ~ '^[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}([ T][0-9]{{1,2}}:[0-9]{{2}}(:[0-9]{{2}}([.][0-9]+)?)?)?(Z|[+-][0-9]{{2}}(:?[0-9]{{2}})?)?$'
+        WHEN TRIM(value) ~ '^[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}([ T]([01]?[0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]+)?)?)?([+-][0-9]{{2}}(:?[0-9]{{2}})?)?$'
         THEN pg_temp.valid_day(
             CAST(split_part(TRIM(value), '-', 1) AS integer),
             CAST(split_part(TRIM(value), '-', 2) AS integer),
