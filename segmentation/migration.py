@@ -84,7 +84,7 @@ def migration_table(
         before = earlier[-1] if earlier else None
     old = segment_state(h, before) if before is not None else segment_state(h.iloc[:0])
     new = segment_state(h, after)
-    pairs = new.join(old, how="left", lsuffix="_to", rsuffix="_from")
+    pairs = new.join(old, how="left", suffixes=("_to", "_from"))
     table = (
         pairs.assign(
             from_segment=pairs["segment_from"].astype("Int64"),
