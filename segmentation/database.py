@@ -13,6 +13,7 @@ A URL is only ever shown with its password masked.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -92,8 +93,10 @@ class Database:
         return self.url.render_as_string(hide_password=True)
 
     def _scrub(self, message: str) -> str:
-        password = self.url.password
-        return message.replace(str(password), "***") if password else message
+        # Drivers do not put passwords in messages; this is a second line of defence (a very
+        # short password is left alone, it would mangle ordinary words).
+        password = str(self.url.password or "")
+        return message.replace(password, "***") if len(password) >= 4 else message
 
     def error(self, what: str, exc: BaseException) -> InputError:
         """An InputError naming this database (password masked) and the driver's reason."""
@@ -112,7 +115,8 @@ class Database:
             yield con
             con.commit()
         except Exception as exc:
-            con.rollback()
+            with contextlib.suppress(Exception):  # a dead connection cannot roll back; keep the cause
+                con.rollback()
             if isinstance(exc, InputError) or not _is_driver_error(exc):
                 raise
             raise self.error("database error in", exc) from None
@@ -333,10 +337,6 @@ class DatabaseSource:
             return quote_table(self.table)
         return f"({self.query.strip().rstrip(';')})"
 
-    def describe(self) -> str:
-        what = f"table {self.table}" if self.table is not None else "--query"
-        return f"{what} in {self.database}"
-
     @contextmanager
     def _source_view(self):
         """A connection where the view ``source`` is the input (temporary: nothing is left)."""
@@ -347,7 +347,6 @@ class DatabaseSource:
             except Exception as exc:
                 if not _is_driver_error(exc):
                     raise
-                con.rollback()
                 raise db.error(f"cannot read {'table ' + repr(self.table) if self.table else '--query'} from", exc) from None
             db.execute(con, f"CREATE TEMPORARY VIEW source AS SELECT * FROM {self.relation} AS input")
             yield con, found

@@ -402,3 +402,10 @@ def test_postgres_staging_reads_messy_text_like_duckdb(postgres, pg_db, tmp_path
         (r.reason, r.n_rows, r.example) for r in duck_report.rejections
     ]
     assert pg_report.rows_rejected == 12
+
+
+@pytest.mark.parametrize("command", ["score", "sql"])
+def test_help_of_the_database_commands(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0 and f"usage: segmentation {command}" in capsys.readouterr().out
