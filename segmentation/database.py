@@ -132,8 +132,8 @@ class Database:
             query.setdefault("connect_timeout", "10")
             query.setdefault("application_name", "segmentation")
             # SQLAlchemy turns the URL into psycopg's arguments; the connection is psycopg's own.
-            dialect = create_engine(self.url.set(query=query)).dialect
-            args, kwargs = dialect.create_connect_args(self.url.set(query=query))
+            url = self.url.set(query=query)
+            args, kwargs = create_engine(url).dialect.create_connect_args(url)
             try:
                 return psycopg.connect(*args, **kwargs)
             except psycopg.Error as exc:

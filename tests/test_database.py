@@ -22,6 +22,7 @@ from segmentation.bundle import Bundle
 from segmentation.cli import main
 from segmentation.database import Database, DatabaseSource
 from segmentation.demo import demo_transactions
+from segmentation.errors import InputError
 from segmentation.features import transaction_features
 
 CUSTOMERS = 1_000
@@ -409,3 +410,22 @@ def test_help_of_the_database_commands(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         main([command, "--help"])
     assert exit_.value.code == 0 and f"usage: segmentation {command}" in capsys.readouterr().out
+
+
+def test_postgres_column_types_give_the_same_features(postgres, pg_db, tmp_path):
+    from test_features import EDGE_ROWS
+
+    rows = pd.DataFrame(EDGE_ROWS * 3, columns=["customer_id", "txn_date", "amount", "repayment_date", "due_date"])
+    rows.to_csv(tmp_path / "edge.csv", index=False)
+    expected, _ = transaction_features(tmp_path / "edge.csv", as_of="2024-04-01")
+    types = "customer_id varchar(20), txn_date timestamptz, amount double precision, repayment_date timestamp, due_date varchar"
+    with postgres.connect(pg_db) as con:
+        con.execute(f"CREATE TABLE typed_loans ({types})")
+        with con.cursor().copy("COPY typed_loans FROM STDIN") as copy:
+            for row in rows.replace({"": None}).itertuples(index=False):
+                copy.write_row(row)
+        con.execute("CREATE TABLE int_dates AS SELECT customer_id, 20240105 AS txn_date, amount FROM typed_loans")
+    got, report = DatabaseSource(postgres.url(pg_db), table="typed_loans").features(as_of="2024-04-01")
+    pd.testing.assert_frame_equal(got, expected, rtol=1e-12)
+    with pytest.raises(InputError, match=r"no usable rows: 30 of 30 rows: txn_date is not a date, e.g. '20240105'"):
+        DatabaseSource(postgres.url(pg_db), table="int_dates").features()
