@@ -112,13 +112,14 @@ def migration_sankey(table: pd.DataFrame, title: str | None = None):
     plotly.graph_objects.Figure
     """
     import plotly.graph_objects as go
-    from plotly.colors import qualitative
+    from plotly.colors import hex_to_rgb, qualitative
 
     def nodes(ids, names):
         return [(None if pd.isna(i) else int(i), n) for i, n in zip(ids, names, strict=True)]
 
-    def color(seg):
-        return "#9e9e9e" if seg is None else qualitative.Plotly[seg % len(qualitative.Plotly)]
+    def color(seg, alpha=1.0):
+        rgb = (158, 158, 158) if seg is None else hex_to_rgb(qualitative.Plotly[seg % len(qualitative.Plotly)])
+        return f"rgba({rgb[0]},{rgb[1]},{rgb[2]},{alpha})"
 
     starts = nodes(table["from_segment"], table["from_name"])
     ends = nodes(table["to_segment"], table["to_name"])
@@ -138,7 +139,7 @@ def migration_sankey(table: pd.DataFrame, title: str | None = None):
                 "value": table["customers"].astype(int).tolist(),
                 # Customers who stayed take their segment's colour; movers are grey.
                 "color": [
-                    color(a[0]) if a[0] == b[0] else "rgba(120,120,120,0.35)"
+                    color(a[0], 0.45) if a[0] == b[0] else "rgba(120,120,120,0.35)"
                     for a, b in zip(starts, ends, strict=True)
                 ],
                 "hovertemplate": "%{source.label} to %{target.label}: %{value:,} customers<extra></extra>",
