@@ -166,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--table", default="customer_features", help="table with the features (default customer_features)"
     )
     p.add_argument("--id-column", default="customer_id", help="customer id column (default customer_id)")
+    p.add_argument(
+        "--float-type",
+        default="DOUBLE PRECISION",
+        help="the engine's 64-bit float type: DOUBLE PRECISION (ANSI, PostgreSQL, DuckDB; default), "
+        "DOUBLE (Spark SQL, Trino), FLOAT64 (BigQuery)",
+    )
     p.add_argument("--out", help="write the SQL to this file instead of printing it")
     return parser
 
@@ -382,7 +388,7 @@ def cmd_score(args) -> None:
 def cmd_sql(args) -> None:
     from .sql_scoring import scoring_sql
 
-    sql = scoring_sql(Bundle.load(args.model).scoring, args.table, args.id_column) + ";\n"
+    sql = scoring_sql(Bundle.load(args.model).scoring, args.table, args.id_column, args.float_type) + ";\n"
     if args.out:
         Path(args.out).write_text(sql)
         print(f"wrote {args.out}")

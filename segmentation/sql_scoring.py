@@ -130,12 +130,9 @@ def _ident(name: str) -> str:
     return name if _PLAIN_NAME.fullmatch(name) else '"' + name.replace('"', '""') + '"'
 
 
-def _num(value: float) -> str:
-    """A double as SQL: the shortest decimal that reads back to exactly this double."""
-    return f"CAST('{float(value)!r}' AS DOUBLE PRECISION)"
-
-
-def scoring_sql(params: ScoringParameters, table: str, id_column: str = "customer_id") -> str:
+def scoring_sql(
+    params: ScoringParameters, table: str, id_column: str = "customer_id", float_type: str = "DOUBLE PRECISION"
+) -> str:
     """One SELECT (customer id, segment) that assigns the rows of ``table`` like the model.
 
     Parameters
@@ -146,6 +143,9 @@ def scoring_sql(params: ScoringParameters, table: str, id_column: str = "custome
         FROM clause as given (so ``schema.table`` works).
     id_column : str
         Name of the customer id column.
+    float_type : str
+        The engine's name for a 64-bit float: the ANSI ``DOUBLE PRECISION`` (PostgreSQL,
+        DuckDB), ``DOUBLE`` (Spark SQL, Trino) or ``FLOAT64`` (BigQuery).
 
     Returns
     -------
@@ -153,8 +153,13 @@ def scoring_sql(params: ScoringParameters, table: str, id_column: str = "custome
         The SQL text, ending without a semicolon.
     """
     cid = _ident(id_column)
+
+    def _num(value: float) -> str:
+        # The shortest decimal that reads back to exactly this double, read as a double.
+        return f"CAST('{float(value)!r}' AS {float_type})"
+
     imputed = [
-        f"COALESCE(CAST({_ident(f)} AS DOUBLE PRECISION), {_num(m)}) AS x{j}"
+        f"COALESCE(CAST({_ident(f)} AS {float_type}), {_num(m)}) AS x{j}"
         for j, (f, m) in enumerate(zip(params.features, params.medians, strict=True))
     ]
     scaled = []

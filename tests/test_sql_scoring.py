@@ -113,6 +113,16 @@ def test_every_demo_customer_in_duckdb(bundle_and_customers):
     assert got.tolist() == bundle.predict(customers).tolist()
 
 
+def test_float_type_spelling(bundle_and_customers):
+    bundle, customers = bundle_and_customers
+    sql = scoring_sql(bundle.scoring, "customer_features", float_type="DOUBLE")
+    assert "DOUBLE PRECISION" not in sql and "AS DOUBLE)" in sql
+    con = duckdb.connect()
+    con.register("customer_features", customers)
+    got = con.execute(sql).df().set_index("customer_id")["segment"].reindex(customers["customer_id"])
+    assert got.tolist() == bundle.predict(customers).tolist()
+
+
 def test_sql_and_python_agree_on_postgresql(postgres, pg_db, bundle_and_customers):
     bundle, customers = bundle_and_customers
     url = postgres.url(pg_db)
