@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import platform
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from .errors import BundleError, InputError
 from .model import Segmenter, as_feature_frame
 from .naming import Rules, describe_segments
 from .profiles import anova_table, profile_table
+from .sql_scoring import ScoringParameters
 
 FORMAT_VERSION = 1
 # Types skops may instantiate beyond its own defaults; anything else in a file is refused.
@@ -116,9 +118,24 @@ class Bundle:
 
     # -- using it ------------------------------------------------------------------------
 
+    @cached_property
+    def scoring(self) -> ScoringParameters:
+        """The fitted numbers the assignment uses (also what `segmentation sql` compiles)."""
+        return ScoringParameters.from_pipeline(self.pipeline, self.features)
+
+    @property
+    def model_version(self) -> str:
+        """Short hash of the assignment's numbers: recorded with every scoring."""
+        return self.scoring.version
+
     def predict(self, X) -> np.ndarray:
-        """Segment id per row of ``X`` (frame with the model's features, or array in order)."""
-        return self.pipeline.predict(as_feature_frame(X, self.features)).astype(int)
+        """Segment id per row of ``X`` (frame with the model's features, or array in order).
+
+        The pipeline's preprocessing and nearest centroid, computed with the arithmetic of
+        :mod:`segmentation.sql_scoring`, so that the generated SQL gives the same segment on
+        every row (the pipeline's own predict may differ from it only on exact near-ties).
+        """
+        return self.scoring.predict(as_feature_frame(X, self.features))
 
     def project(self, customers: pd.DataFrame, n_components: int = 2) -> np.ndarray:
         """Customers projected on the first principal components of the model's scaled space."""

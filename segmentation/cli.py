@@ -71,6 +71,23 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
 
+def _database_options(p: argparse.ArgumentParser, what: str) -> None:
+    g = p.add_argument_group("database")
+    g.add_argument(
+        "--db",
+        metavar="URL",
+        help="read from this database, e.g. postgresql://user@host:5432/dbname, sqlite:///file.db, "
+        "duckdb:///file.duckdb (default: $SEGMENTATION_DB_URL; the password may come from "
+        "PGPASSWORD or ~/.pgpass instead of the URL)",
+    )
+    source = g.add_mutually_exclusive_group()
+    source.add_argument("--table", help=f"the table (or view) of {what}, optionally schema.table")
+    source.add_argument("--query", metavar="SQL", help=f"a SELECT giving the {what} instead of --table")
+    g.add_argument(
+        "--out-db", metavar="URL", help="write the result tables to this database instead of --db's"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="segmentation",
@@ -112,9 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--segment", type=int, action="append", help="keep this segment id; repeatable (default all)"
     )
 
-    p = sub.add_parser("run", help="the whole pipeline into an output folder")
+    p = sub.add_parser("run", help="the whole pipeline into an output folder (and a database)")
     p.add_argument(
-        "input", help="transactions (customer_id, txn_date, amount[, repayment_date]) or a customer table"
+        "input",
+        nargs="?",
+        help="transactions (customer_id, txn_date, amount[, repayment_date]) or a customer table; "
+        "or none with --table/--query",
     )
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument(
@@ -122,8 +142,37 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="leave the transactions table out of segmentation.db (faster for huge inputs)",
     )
+    _database_options(p, "transactions or customers")
     _data_options(p)
     _model_options(p)
+
+    p = sub.add_parser(
+        "score", help="re-score customers with new transactions in a database with a saved model"
+    )
+    p.add_argument("--model", required=True, help="model bundle folder (the model is not refitted)")
+    p.add_argument(
+        "--since",
+        metavar="DATE",
+        help="only customers with a transaction or repayment on or after DATE (default: everyone)",
+    )
+    p.add_argument("--sankey", metavar="FILE.html", help="also write the migration Sankey figure here")
+    _database_options(p, "transactions")
+    _data_options(p, model_options=False)
+    p.set_defaults(late_after_days=None)
+
+    p = sub.add_parser("sql", help="print a SELECT that assigns segments inside any SQL database")
+    p.add_argument("--model", required=True, help="model bundle folder")
+    p.add_argument(
+        "--table", default="customer_features", help="table with the features (default customer_features)"
+    )
+    p.add_argument("--id-column", default="customer_id", help="customer id column (default customer_id)")
+    p.add_argument(
+        "--float-type",
+        default="DOUBLE PRECISION",
+        help="the engine's 64-bit float type: DOUBLE PRECISION (ANSI, PostgreSQL, DuckDB; default), "
+        "DOUBLE (Spark SQL, Trino), FLOAT64 (BigQuery)",
+    )
+    p.add_argument("--out", help="write the SQL to this file instead of printing it")
     return parser
 
 
@@ -251,11 +300,29 @@ def cmd_export(args) -> None:
     print(f"wrote {len(frame):,} customers to {args.out}")
 
 
+def _database_source(args, required: bool):
+    """The --db/--table/--query input, or None when the input is a file."""
+    from .database import DatabaseSource
+
+    if args.table is None and args.query is None:
+        if required:
+            raise InputError("give the input as --table NAME or --query SQL (with --db URL)")
+        return None
+    return DatabaseSource(args.db, table=args.table, query=args.query)
+
+
 def cmd_run(args) -> None:
     from .pipeline import run
 
+    source = _database_source(args, required=False)
+    if source is not None and args.input:
+        raise InputError(f"give either an input file or --table/--query, not both (got {args.input})")
+    if source is None and not args.input:
+        raise InputError("no input: give a transactions file, or --db URL with --table NAME or --query SQL")
+    if source is None and args.db:
+        raise InputError("--db needs --table NAME or --query SQL (or use --out-db to write tables there)")
     result = run(
-        args.input,
+        source or args.input,
         args.out,
         progress=None,
         transactions_table=not args.no_transactions_table,
@@ -272,6 +339,61 @@ def cmd_run(args) -> None:
     print(result.bundle.metadata["k_reason"])
     print(segment_table(result.bundle.segments))
     print(f"outputs in {result.out_dir}/: " + ", ".join(sorted(p.name for p in result.files.values())))
+    if source is not None or args.out_db:
+        from .rescoring import publish_run
+
+        db = publish_run(
+            result.dataset.customers, result.segments, result.bundle, args.out_db or source.database.url
+        )
+        print(
+            f"tables customer_features, customer_segments, segment_profiles, segment_history written to {db} "
+            f"(model {result.bundle.model_version})"
+        )
+
+
+def cmd_score(args) -> None:
+    from .migration import migration_sankey
+    from .rescoring import score
+
+    result = score(
+        _database_source(args, required=True),
+        args.model,
+        since=args.since,
+        as_of=args.as_of,
+        mapping=parse_mapping(args.map),
+        late_after_days=args.late_after_days,
+        max_rejected_share=args.max_rejected,
+        out_url=args.out_db,
+    )
+    _say(*(f"set aside {r['message']}" for r in result.report.get("rejections", [])))
+    scope = f"with transactions since {args.since}" if args.since else "in all"
+    if not result.customers:
+        print(f"no customers {scope}: nothing to score")
+        return
+    print(
+        f"scored {result.customers:,} customers {scope} with model {result.model_version}: "
+        f"{len(result.changed):,} new or changed segment; tables updated in {result.database}"
+    )
+    for row in result.migration.itertuples():
+        if pd.isna(row.from_segment) or row.from_segment != row.to_segment:
+            start = "new" if pd.isna(row.from_segment) else f"{int(row.from_segment)} {row.from_name}"
+            print(f"  {start:<42} -> {int(row.to_segment)} {row.to_name}: {int(row.customers):,}")
+    if args.sankey:
+        path = Path(args.sankey)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        migration_sankey(result.migration).write_html(path, include_plotlyjs=True)
+        print(f"wrote {path}")
+
+
+def cmd_sql(args) -> None:
+    from .sql_scoring import scoring_sql
+
+    sql = scoring_sql(Bundle.load(args.model).scoring, args.table, args.id_column, args.float_type) + ";\n"
+    if args.out:
+        Path(args.out).write_text(sql)
+        print(f"wrote {args.out}")
+    else:
+        sys.stdout.write(sql)
 
 
 COMMANDS = {
@@ -282,6 +404,8 @@ COMMANDS = {
     "profile": cmd_profile,
     "export": cmd_export,
     "run": cmd_run,
+    "score": cmd_score,
+    "sql": cmd_sql,
 }
 
 

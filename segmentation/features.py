@@ -88,25 +88,37 @@ class FeatureReport:
 
 
 class _Engine:
-    """The two calls the feature steps need, over DuckDB or SQLite."""
+    """The three calls the feature steps need, over DuckDB, SQLite or a DB-API connection
+    (PostgreSQL through psycopg), so the same SQL runs wherever the data is."""
 
-    def __init__(self, con):
+    def __init__(self, con, dialect: str | None = None):
         self.con = con
-        self.dialect = "sqlite" if isinstance(con, sqlite3.Connection) else "duckdb"
+        self.dialect = dialect or ("sqlite" if isinstance(con, sqlite3.Connection) else "duckdb")
 
     def execute(self, sql: str) -> None:
         if self.dialect == "sqlite":
             self.con.executescript(sql)
-        else:
+        elif self.dialect == "duckdb":
             self.con.execute(sql)
+        else:
+            with self.con.cursor() as cur:
+                cur.execute(sql)
 
     def frame(self, sql: str) -> pd.DataFrame:
         if self.dialect == "sqlite":
             return pd.read_sql_query(sql, self.con)
-        return self.con.execute(sql).df()
+        if self.dialect == "duckdb":
+            return self.con.execute(sql).df()
+        with self.con.cursor() as cur:
+            cur.execute(sql)
+            return pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
 
     def scalars(self, sql: str) -> tuple:
-        return self.con.execute(sql).fetchone()
+        if self.dialect in ("sqlite", "duckdb"):
+            return self.con.execute(sql).fetchone()
+        with self.con.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchone()
 
 
 def transaction_features(
@@ -171,14 +183,27 @@ def sqlite_features(con: sqlite3.Connection, table: str, **kwargs) -> tuple[pd.D
     found = [row[1] for row in con.execute(f"PRAGMA table_info({quote_identifier(table)})")]
     if not found:
         raise InputError(f"no table {table!r} in the SQLite database")
-    columns = resolve_columns(found, kwargs.pop("mapping", None))
     con.execute(f"CREATE TEMP VIEW source AS SELECT * FROM {quote_identifier(table)}")
+    return relation_features(_Engine(con), found, **kwargs)
+
+
+def relation_features(
+    engine: _Engine,
+    found: list[str],
+    *,
+    mapping: dict[str, str] | None = None,
+    late_after_days: int = 30,
+    as_of=None,
+    max_rejected_share: float = 0.05,
+    since=None,
+) -> tuple[pd.DataFrame, FeatureReport]:
+    """Run the feature SQL on the view ``source`` (columns ``found``) where ``engine`` is.
+
+    ``since`` (a date) keeps only the customers with a transaction or a repayment on or after
+    it, with all of their rows: the customers whose features may have changed.
+    """
     return _features(
-        _Engine(con),
-        columns,
-        int(kwargs.pop("late_after_days", 30)),
-        kwargs.pop("as_of", None),
-        kwargs.pop("max_rejected_share", 0.05),
+        engine, resolve_columns(found, mapping), int(late_after_days), as_of, max_rejected_share, since
     )
 
 
@@ -191,11 +216,18 @@ def _copy_to_sqlite(duck, sqlite_con: sqlite3.Connection, columns: list[str]) ->
         sqlite_con.executemany(f"INSERT INTO source VALUES ({marks})", batch)
 
 
-def _features(engine: _Engine, columns: ColumnMap, late_after_days: int, as_of, max_rejected_share):
+def _features(
+    engine: _Engine, columns: ColumnMap, late_after_days: int, as_of, max_rejected_share, since=None
+):
     roles = {role: quote_identifier(col) if col else "NULL" for role, col in columns.as_dict().items()}
-    engine.execute(load_sql(f"staging_{engine.dialect}").format(source="source", **roles))
+    staging = "staging_postgres" if engine.dialect == "postgresql" else f"staging_{engine.dialect}"
+    engine.execute(load_sql(staging).format(source="source", **roles))
+    if since is not None:
+        engine.execute(load_sql("changed_customers").format(since_day=_day_number(since, "--since")))
     engine.execute(load_sql("checks"))
     rows_in = int(engine.scalars("SELECT COUNT(*) FROM staged")[0])
+    if rows_in == 0 and since is not None:
+        return _nothing_since(columns, late_after_days, as_of, engine.dialect)
     if rows_in == 0:
         raise InputError("the input has no rows (only a header?)")
     rejections = [
@@ -215,12 +247,12 @@ def _features(engine: _Engine, columns: ColumnMap, late_after_days: int, as_of, 
         )
         as_of_day = max(int(last_txn), int(last_repay) if last_repay is not None else int(last_txn))
     else:
-        try:
-            as_of_day = (pd.Timestamp(as_of).date() - EPOCH).days
-        except (ValueError, TypeError):
-            raise InputError(f"--as-of: {as_of!r} is not a date (use YYYY-MM-DD)") from None
+        as_of_day = _day_number(as_of, "--as-of")
     sql = load_sql("transaction_features").format(as_of_day=as_of_day, late_after_days=late_after_days)
     features = _typed(engine.frame(sql))
+    if engine.dialect not in ("duckdb", "sqlite"):
+        # The server's collation may sort ids differently; fit and output in one order everywhere.
+        features = features.sort_values("customer_id", kind="stable", ignore_index=True)
     report = FeatureReport(
         engine=engine.dialect,
         columns=columns.as_dict(),
@@ -232,6 +264,23 @@ def _features(engine: _Engine, columns: ColumnMap, late_after_days: int, as_of, 
         rejections=rejections,
     )
     return features, report
+
+
+def _nothing_since(columns: ColumnMap, late_after_days: int, as_of, dialect: str):
+    """No customer had new rows: no features, and a report that says so."""
+    empty = pd.DataFrame({"customer_id": pd.Series(dtype=str)})
+    for name in TRANSACTION_FEATURES:
+        empty[name] = pd.Series(dtype="int64" if name in _INTEGER_FEATURES else "float64")
+    as_of_text = "" if as_of is None else (EPOCH + dt.timedelta(days=_day_number(as_of, "--as-of"))).isoformat()
+    report = FeatureReport(dialect, columns.as_dict(), 0, 0, 0, as_of_text, late_after_days)
+    return empty, report
+
+
+def _day_number(value, option: str) -> int:
+    try:
+        return (pd.Timestamp(value).date() - EPOCH).days
+    except (ValueError, TypeError):
+        raise InputError(f"{option}: {value!r} is not a date (use YYYY-MM-DD)") from None
 
 
 def _rejection(row, rows_in: int, columns: ColumnMap) -> Rejection:

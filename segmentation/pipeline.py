@@ -13,6 +13,7 @@ import duckdb
 import pandas as pd
 
 from .bundle import Bundle
+from .database import DatabaseSource
 from .errors import InputError
 from .exports import copy_rows_to_sqlite, write_sqlite, write_table
 from .features import FeatureReport, transaction_features
@@ -68,27 +69,32 @@ def load_dataset(
     max_rejected_share: float = 0.05,
     con: duckdb.DuckDBPyConnection | None = None,
 ) -> Dataset:
-    """Read ``source`` (file or frame) into customers with features.
+    """Read ``source`` (file, frame or :class:`DatabaseSource`) into customers with features.
 
     A transactions file is aggregated with the feature SQL; a customer table is taken as it
-    is (an id column and its numeric columns).
+    is (an id column and its numeric columns). For a database source the feature SQL runs
+    inside the database.
     """
     con = con or duckdb.connect()
     if isinstance(source, pd.DataFrame):
         columns = [str(c) for c in source.columns]
+    elif isinstance(source, DatabaseSource):
+        columns = source.columns()
     else:
         columns = open_relation(con, source, "source")
     if feature_set == "auto":
         feature_set = detect_feature_set(columns, mapping)
     if feature_set == "transactions":
-        customers, report = transaction_features(
-            source,
-            mapping=mapping,
-            late_after_days=late_after_days,
-            as_of=as_of,
-            max_rejected_share=max_rejected_share,
-            con=con,
-        )
+        options = {
+            "mapping": mapping,
+            "late_after_days": late_after_days,
+            "as_of": as_of,
+            "max_rejected_share": max_rejected_share,
+        }
+        if isinstance(source, DatabaseSource):
+            customers, report = source.features(**options)
+        else:
+            customers, report = transaction_features(source, con=con, **options)
         notices = [f"feature set: transactions (columns {_roles(report)})"]
         if features:
             chosen = _check_features(features, list(customers.columns[1:]))
@@ -104,7 +110,12 @@ def load_dataset(
         notices += [f"set aside {r.message}" for r in report.rejections]
         return Dataset(customers, "transactions", chosen, report.to_dict(), notices)
     if feature_set == "table":
-        frame = source if isinstance(source, pd.DataFrame) else con.execute("SELECT * FROM source").df()
+        if isinstance(source, pd.DataFrame):
+            frame = source
+        elif isinstance(source, DatabaseSource):
+            frame = source.frame()
+        else:
+            frame = con.execute("SELECT * FROM source").df()
         return _customer_table(frame, mapping, features)
     raise InputError(f"unknown feature set {feature_set!r}; use auto, transactions or table")
 
@@ -246,7 +257,9 @@ def run(
     steps.set_postfix_str("segmentation.db")
     db = out / "segmentation.db"
     db.unlink(missing_ok=True)
-    if dataset.feature_set == "transactions" and transactions_table:
+    # A database source's checked rows live in that database, not in this DuckDB connection.
+    in_duckdb = not isinstance(source, DatabaseSource)
+    if dataset.feature_set == "transactions" and transactions_table and in_duckdb:
         _write_transactions(con, db)
     write_sqlite(
         db,

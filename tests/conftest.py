@@ -52,3 +52,27 @@ def cli(capsys):
         return code, captured.out, captured.err
 
     return run
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server on 127.0.0.1 for this session (see postgres_server.py).
+
+    Skipped with a message when PostgreSQL is not installed; a failure in CI (CI=true).
+    """
+    from postgres_server import INSTALL_HINT, PostgresServer, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL server binaries not found in CI: {INSTALL_HINT}")
+        pytest.skip(f"PostgreSQL server binaries not found: {INSTALL_HINT}")
+    server = PostgresServer(bindir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_db(postgres):
+    """Name of a new, empty database on the test server."""
+    return postgres.create_database()

@@ -1,5 +1,6 @@
 -- Portable (DuckDB, SQLite, PostgreSQL): one row per customer from the checked transactions.
 -- Day numbers are integers (days since 1970-01-01), so differences are whole calendar days.
+-- Ratios and averages are DOUBLE PRECISION in every engine (PostgreSQL would use slow NUMERIC).
 --
 -- A loan's due day is its due_date when the data has one, else txn_date + {late_after_days}.
 -- "Late": repaid after the due day, or still open with the due day before the reference day.
@@ -19,12 +20,12 @@ SELECT
     AVG(amount) AS avg_txn_amount,
     SUM(amount) AS total_amount,
     MAX(amount) AS max_amount,
-    AVG(CASE WHEN repay_day IS NOT NULL THEN (repay_day - txn_day) * 1.0 END) AS avg_repayment_days,
-    SUM(CASE
+    AVG(CASE WHEN repay_day IS NOT NULL THEN CAST(repay_day - txn_day AS DOUBLE PRECISION) END) AS avg_repayment_days,
+    CAST(SUM(CASE
             WHEN repay_day IS NOT NULL AND repay_day > due THEN 1
             WHEN repay_day IS NULL AND {as_of_day} > due THEN 1
             ELSE 0
-        END) * 1.0
+        END) AS DOUBLE PRECISION)
         / NULLIF(SUM(CASE WHEN repay_day IS NOT NULL OR {as_of_day} > due THEN 1 ELSE 0 END), 0)
         AS late_share,
     SUM(CASE WHEN repay_day IS NULL THEN 1 ELSE 0 END) AS open_loans,

@@ -1,0 +1,371 @@
+"""Databases reached by URL: read transactions where they live, write results back.
+
+A database is named by a SQLAlchemy URL. PostgreSQL (``postgresql://user@host/db``, driven
+by psycopg) runs the feature SQL inside the server; SQLite (``sqlite:///file.db``) and DuckDB
+(``duckdb:///file.duckdb``) files run the same SQL in-process. Results are written back as
+tables, each replaced inside one transaction so that a reader never sees half a table.
+
+Credentials come from the URL, or, when the URL has no password, from the environment
+(``PGPASSWORD``) or a ``.pgpass``-style file (``~/.pgpass`` or ``PGPASSFILE``), which libpq reads
+itself. The whole URL can also come from ``SEGMENTATION_DB_URL``, keeping it off command lines.
+A URL is only ever shown with its password masked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from .errors import InputError
+from .features import FeatureReport, _Engine, relation_features
+from .sources import quote_identifier
+
+#: Environment variable holding the database URL when --db is not given.
+URL_ENV = "SEGMENTATION_DB_URL"
+SUPPORTED = ("postgresql", "sqlite", "duckdb")
+
+
+def quote_table(name: str) -> str:
+    """Quote a table name, schema-qualified or not (``sales.loans`` -> ``"sales"."loans"``)."""
+    return ".".join(quote_identifier(part) for part in name.split("."))
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _first_line(exc: BaseException) -> str:
+    """The useful line of a driver error (libpq puts the reason after 'FATAL:' or 'ERROR:')."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    for marker in ("FATAL:", "ERROR:"):
+        if marker in text:
+            text = text.rsplit(marker, 1)[1]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+class Database:
+    """One database named by a URL (see the module docstring).
+
+    Parameters
+    ----------
+    url : str, optional
+        A SQLAlchemy URL; default the ``SEGMENTATION_DB_URL`` environment variable.
+    """
+
+    def __init__(self, url: str | None = None):
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        text = url or os.environ.get(URL_ENV)
+        if not text:
+            raise InputError(f"no database given: pass --db URL or set {URL_ENV}")
+        try:
+            parsed = make_url(text)
+        except ArgumentError:
+            # Never echo what could not be parsed: it may hold a password.
+            raise InputError(
+                "--db is not a database URL; expected e.g. postgresql://user@host:5432/dbname, "
+                "sqlite:///file.db or duckdb:///file.duckdb"
+            ) from None
+        backend = parsed.get_backend_name()
+        if backend in ("postgres", "postgresql") and parsed.drivername != "postgresql+psycopg":
+            # psycopg (3) is the driver we ship; plain postgresql:// would ask for psycopg2.
+            parsed = parsed.set(drivername="postgresql+psycopg")
+            backend = "postgresql"
+        if backend not in SUPPORTED:
+            raise InputError(
+                f"{parsed.render_as_string(hide_password=True)}: {backend} is not supported; "
+                "use PostgreSQL, SQLite or DuckDB"
+            )
+        self.url = parsed
+        self.dialect = backend
+
+    def __str__(self) -> str:
+        return self.url.render_as_string(hide_password=True)
+
+    def _scrub(self, message: str) -> str:
+        # Drivers do not put passwords in messages; this is a second line of defence (a very
+        # short password is left alone, it would mangle ordinary words).
+        password = str(self.url.password or "")
+        return message.replace(password, "***") if len(password) >= 4 else message
+
+    def error(self, what: str, exc: BaseException) -> InputError:
+        """An InputError naming this database (password masked) and the driver's reason."""
+        return InputError(self._scrub(f"{what} {self}: {_first_line(exc)}"))
+
+    # -- connections ---------------------------------------------------------------------
+
+    @contextmanager
+    def connect(self, create: bool = False) -> Iterator:
+        """A DB-API connection inside one transaction: committed at the end, rolled back on error.
+
+        ``create`` allows a SQLite or DuckDB file that does not exist yet (for writing).
+        """
+        con = self._open(create)
+        try:
+            yield con
+            con.commit()
+        except Exception as exc:
+            with contextlib.suppress(Exception):  # a dead connection cannot roll back; keep the cause
+                con.rollback()
+            if isinstance(exc, InputError) or not _is_driver_error(exc):
+                raise
+            raise self.error("database error in", exc) from None
+        finally:
+            con.close()
+
+    def _open(self, create: bool):
+        if self.dialect == "postgresql":
+            import psycopg
+            from sqlalchemy import create_engine
+
+            query = dict(self.url.query)
+            query.setdefault("connect_timeout", "10")
+            query.setdefault("application_name", "segmentation")
+            # SQLAlchemy turns the URL into psycopg's arguments; the connection is psycopg's own.
+            url = self.url.set(query=query)
+            args, kwargs = create_engine(url).dialect.create_connect_args(url)
+            try:
+                return psycopg.connect(*args, **kwargs)
+            except psycopg.Error as exc:
+                raise self.error("cannot connect to", exc) from None
+        path = self.url.database
+        if not path or path == ":memory:":
+            raise InputError(f"{self}: give a database file, e.g. {self.dialect}:///path/to/file")
+        if not create and not Path(path).exists():
+            raise InputError(f"database file not found: {path}")
+        try:
+            if self.dialect == "sqlite":
+                # Autocommit mode with an explicit BEGIN: DDL too runs inside the transaction.
+                con = sqlite3.connect(path, isolation_level=None)
+                con.execute("BEGIN")
+                return con
+            con = duckdb.connect(path)
+            con.begin()
+            return con
+        except (sqlite3.Error, duckdb.Error) as exc:
+            raise self.error("cannot open", exc) from None
+
+    # -- reading -------------------------------------------------------------------------
+
+    def engine(self, con) -> _Engine:
+        """The feature-SQL adapter over a connection of this database."""
+        return _Engine(con, self.dialect)
+
+    def read(self, con, sql: str) -> pd.DataFrame:
+        """Rows of a query as a frame."""
+        return self.engine(con).frame(sql)
+
+    def columns(self, con, relation: str) -> list[str]:
+        """Column names of a relation (a table name already quoted, or a subquery)."""
+        # con.execute, not a cursor: a DuckDB cursor is a second connection, outside the transaction.
+        return [d[0] for d in con.execute(f"SELECT * FROM {relation} AS relation WHERE 1 = 0").description]
+
+    def has_table(self, con, name: str) -> bool:
+        if self.dialect == "postgresql":
+            sql = f"SELECT to_regclass({_literal(quote_table(name))}) IS NOT NULL"
+        elif self.dialect == "sqlite":
+            sql = f"SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = {_literal(name)}"
+        else:
+            sql = f"SELECT COUNT(*) > 0 FROM duckdb_tables() WHERE table_name = {_literal(name)}"
+        return bool(self.engine(con).scalars(sql)[0])
+
+    # -- writing -------------------------------------------------------------------------
+
+    def execute(self, con, sql: str) -> None:
+        con.execute(sql)
+
+    def create_table(self, con, name: str, frame: pd.DataFrame, temporary: bool = False) -> None:
+        columns = ", ".join(f"{quote_identifier(str(c))} {_sql_type(frame[c])}" for c in frame.columns)
+        temp = "TEMPORARY " if temporary else ""
+        self.execute(con, f"CREATE {temp}TABLE {quote_table(name)} ({columns})")
+
+    def insert(self, con, name: str, frame: pd.DataFrame) -> None:
+        """Append the rows of ``frame`` (columns in the table's order) to table ``name``."""
+        if frame.empty:
+            return
+        if self.dialect == "duckdb":
+            con.register("frame_to_insert", _nullable(frame))
+            con.execute(f"INSERT INTO {quote_table(name)} SELECT * FROM frame_to_insert")
+            con.unregister("frame_to_insert")
+            return
+        rows = _rows(frame, iso_timestamps=self.dialect == "sqlite")
+        if self.dialect == "sqlite":
+            marks = ", ".join("?" * frame.shape[1])
+            con.executemany(f"INSERT INTO {quote_table(name)} VALUES ({marks})", rows)
+            return
+        cols = ", ".join(quote_identifier(str(c)) for c in frame.columns)
+        with con.cursor() as cur, cur.copy(f"COPY {quote_table(name)} ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def index(self, con, table: str, column: str = "customer_id") -> None:
+        name = quote_identifier(f"ix_{table.split('.')[-1]}_{column}")
+        self.execute(con, f"CREATE INDEX {name} ON {quote_table(table)} ({quote_identifier(column)})")
+
+    def replace_tables(self, tables: dict[str, pd.DataFrame], index_on: str = "customer_id") -> None:
+        """Replace ``tables`` together in one transaction (see :meth:`swap_in`)."""
+        with self.connect(create=True) as con:
+            self.swap_in(con, tables, index_on)
+
+    def swap_in(self, con, tables: dict[str, pd.DataFrame], index_on: str = "customer_id") -> None:
+        """Write each table under a new name, then drop the old one and rename the new one.
+
+        Inside the caller's transaction: readers see the old tables until the commit and the
+        complete new ones after it. A table with an ``index_on`` column gets an index on it.
+        """
+        for name, frame in tables.items():
+            staging = f"{name}__new"
+            self.execute(con, f"DROP TABLE IF EXISTS {quote_table(staging)}")
+            self.create_table(con, staging, frame)
+            self.insert(con, staging, frame)
+        for name, frame in tables.items():
+            self.execute(con, f"DROP TABLE IF EXISTS {quote_table(name)}")
+            unqualified = quote_identifier(name.split(".")[-1])
+            self.execute(con, f"ALTER TABLE {quote_table(name + '__new')} RENAME TO {unqualified}")
+            if index_on in frame.columns:
+                self.index(con, name, index_on)
+
+    def upsert(self, con, table: str, frame: pd.DataFrame, key: str = "customer_id") -> None:
+        """Replace the rows of ``table`` whose ``key`` is in ``frame`` by ``frame``'s rows.
+
+        Creates the table (with an index on ``key``) when it does not exist; refuses a table
+        whose columns differ from ``frame``'s.
+        """
+        if not self.has_table(con, table):
+            self.create_table(con, table, frame)
+            self.insert(con, table, frame)
+            self.index(con, table, key)
+            return
+        existing = self.columns(con, quote_table(table))
+        if existing != [str(c) for c in frame.columns]:
+            raise InputError(
+                f"table {table} in {self} has columns {', '.join(existing)}; this model writes "
+                f"{', '.join(map(str, frame.columns))}: run `segmentation run --db` again to rebuild it"
+            )
+        staging = f"{table}__scored"
+        self.create_table(con, staging, frame, temporary=True)
+        self.insert(con, staging, frame)
+        k = quote_identifier(key)
+        cols = ", ".join(quote_identifier(str(c)) for c in frame.columns)
+        self.execute(con, f"DELETE FROM {quote_table(table)} WHERE {k} IN (SELECT {k} FROM {staging})")
+        self.execute(con, f"INSERT INTO {quote_table(table)} ({cols}) SELECT {cols} FROM {staging}")
+        self.execute(con, f"DROP TABLE {staging}")
+
+    def append(self, con, table: str, frame: pd.DataFrame, index_on: str | None = "customer_id") -> None:
+        """Append rows to ``table``, creating it (and its index) first when needed."""
+        if not self.has_table(con, table):
+            self.create_table(con, table, frame)
+            if index_on in frame.columns:
+                self.index(con, table, index_on)
+        self.insert(con, table, frame)
+
+
+def _is_driver_error(exc: BaseException) -> bool:
+    if isinstance(exc, sqlite3.Error | duckdb.Error):
+        return True
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a runtime dependency
+        return False
+    return isinstance(exc, psycopg.Error)
+
+
+def _sql_type(series: pd.Series) -> str:
+    """One spelling that PostgreSQL, DuckDB and SQLite all read the same way."""
+    if pd.api.types.is_bool_dtype(series):
+        return "BOOLEAN"
+    if pd.api.types.is_integer_dtype(series):
+        return "BIGINT"
+    if pd.api.types.is_float_dtype(series):
+        return "DOUBLE PRECISION"
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return "TIMESTAMP"
+    return "TEXT"
+
+
+def _rows(frame: pd.DataFrame, iso_timestamps: bool) -> Iterator[tuple]:
+    """Rows as tuples of plain Python values, None for missing."""
+    out = frame.copy()
+    for name in out.columns:
+        if iso_timestamps and pd.api.types.is_datetime64_any_dtype(out[name]):
+            out[name] = out[name].dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+    out = out.astype(object).where(out.notna(), None)
+    return out.itertuples(index=False, name=None)
+
+
+def _nullable(frame: pd.DataFrame) -> pd.DataFrame:
+    """Floats as nullable Float64, so DuckDB stores a missing value as NULL, not NaN."""
+    return frame.astype({c: "Float64" for c in frame.columns if pd.api.types.is_float_dtype(frame[c])})
+
+
+@dataclass
+class DatabaseSource:
+    """Transactions (or a customer table) in a database: a table or a query.
+
+    Parameters
+    ----------
+    url : str, optional
+        Database URL (default: ``SEGMENTATION_DB_URL``).
+    table : str, optional
+        Table or view name, optionally schema-qualified.
+    query : str, optional
+        A SELECT whose rows are the input (instead of ``table``).
+    """
+
+    url: str | None = None
+    table: str | None = None
+    query: str | None = None
+
+    def __post_init__(self):
+        if (self.table is None) == (self.query is None):
+            raise InputError("give the input as either --table NAME or --query SQL")
+        self.database = Database(self.url)
+
+    @property
+    def relation(self) -> str:
+        if self.table is not None:
+            return quote_table(self.table)
+        return f"({self.query.strip().rstrip(';')})"
+
+    @contextmanager
+    def _source_view(self):
+        """A connection where the view ``source`` is the input (temporary: nothing is left)."""
+        db = self.database
+        with db.connect() as con:
+            try:
+                found = db.columns(con, self.relation)
+            except Exception as exc:
+                if not _is_driver_error(exc):
+                    raise
+                raise db.error(f"cannot read {'table ' + repr(self.table) if self.table else '--query'} from", exc) from None
+            db.execute(con, f"CREATE TEMPORARY VIEW source AS SELECT * FROM {self.relation} AS input")
+            yield con, found
+
+    def columns(self) -> list[str]:
+        """The input's column names."""
+        with self._source_view() as (_, found):
+            return found
+
+    def features(self, **options) -> tuple[pd.DataFrame, FeatureReport]:
+        """Per-customer features, computed by the feature SQL inside the database.
+
+        ``options``: mapping, late_after_days, as_of, max_rejected_share, since (see
+        :func:`segmentation.features.relation_features`).
+        """
+        with self._source_view() as (con, found):
+            return relation_features(self.database.engine(con), found, **options)
+
+    def frame(self) -> pd.DataFrame:
+        """All rows of the input (for a customer table: one row per customer)."""
+        with self._source_view() as (con, _):
+            return self.database.read(con, "SELECT * FROM source")
