@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from .cleaning import CleaningReport, CleaningRule
 from .errors import InputError
 from .sources import ColumnMap, open_relation, quote_identifier, resolve_columns
 
@@ -34,10 +35,33 @@ TRANSACTION_FEATURES = (
     "recency_days",
     "tenure_days",
 )
-_INTEGER_FEATURES = ("txn_count", "open_loans", "recency_days", "tenure_days")
+#: Columns of a purchase log's ``customer_features`` besides ``customer_id``, in this order.
+PURCHASE_FEATURES = (
+    "recency_days",
+    "frequency",
+    "monetary",
+    "avg_order_value",
+    "tenure_days",
+    "r_score",
+    "f_score",
+    "m_score",
+)
+_INTEGER_FEATURES = (
+    "txn_count",
+    "open_loans",
+    "recency_days",
+    "tenure_days",
+    "frequency",
+    "r_score",
+    "f_score",
+    "m_score",
+)
+# Per kind of log: its output columns (the SQL is sql/<kind without the s>_features.sql).
+_KINDS = {"transactions": TRANSACTION_FEATURES, "purchases": PURCHASE_FEATURES}
 
 # reason code (from checks.sql) -> (role of the column at fault, what is wrong)
 REJECT_REASONS = {
+    "duplicate_row": (None, "are exact copies of an earlier row"),
     "customer_id_missing": ("customer_id", "is empty"),
     "txn_date_invalid": ("txn_date", "is not a date"),
     "amount_invalid": ("amount", "is not a number"),
@@ -53,15 +77,8 @@ def load_sql(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
 
 
-@dataclass
-class Rejection:
-    """Rows set aside for one reason."""
-
-    reason: str
-    column: str
-    n_rows: int
-    example: str
-    message: str
+#: Rows set aside for one reason (the cleaning report's rule, with action "set aside").
+Rejection = CleaningRule
 
 
 @dataclass
@@ -74,7 +91,7 @@ class FeatureReport:
     rows_used: int
     customers: int
     as_of: str
-    late_after_days: int
+    late_after_days: int | None
     rejections: list[Rejection] = field(default_factory=list)
 
     @property
@@ -85,6 +102,13 @@ class FeatureReport:
         out = asdict(self)
         out["rows_rejected"] = self.rows_rejected
         return out
+
+    def cleaning_report(self, feature_set: str) -> CleaningReport:
+        """The same counts in the report format every feature set shares."""
+        details = {"engine": self.engine, "columns": self.columns, "as_of": self.as_of}
+        if self.late_after_days is not None:
+            details["late_after_days"] = self.late_after_days
+        return CleaningReport(feature_set, self.rows_in, list(self.rejections), self.customers, details)
 
 
 class _Engine:
@@ -117,6 +141,7 @@ def transaction_features(
     late_after_days: int = 30,
     as_of: str | dt.date | None = None,
     max_rejected_share: float = 0.05,
+    keep_duplicate_rows: bool = False,
     con=None,
 ) -> tuple[pd.DataFrame, FeatureReport]:
     """Aggregate transactions into one row per customer.
@@ -136,6 +161,9 @@ def transaction_features(
         repayment day in the data.
     max_rejected_share : float
         Stop with :class:`InputError` when more than this share of rows is unusable.
+    keep_duplicate_rows : bool
+        Use rows that repeat an earlier row exactly (every column equal) instead of setting
+        them aside as double entries.
     con : duckdb connection, optional
         Use this connection (its temp tables ``staged`` and ``checked`` stay for the caller).
 
@@ -146,10 +174,44 @@ def transaction_features(
     report : FeatureReport
         Rows in, used and rejected per reason, with examples.
     """
-    if engine not in ("duckdb", "sqlite"):
-        raise InputError(f"unknown engine {engine!r}; use duckdb or sqlite")
     if int(late_after_days) < 0:
         raise InputError(f"--late-after-days must be 0 or more, got {late_after_days}")
+    return _log_features(
+        "transactions", source, mapping, engine, int(late_after_days), as_of, max_rejected_share,
+        keep_duplicate_rows, con,
+    )
+
+
+def purchase_features(
+    source,
+    *,
+    mapping: dict[str, str] | None = None,
+    engine: str = "duckdb",
+    as_of: str | dt.date | None = None,
+    max_rejected_share: float = 0.05,
+    keep_duplicate_rows: bool = False,
+    con=None,
+) -> tuple[pd.DataFrame, FeatureReport]:
+    """Aggregate a purchase log (customer, date, amount) into one row per customer.
+
+    Recency, frequency, monetary value, average order value and tenure, and the RFM
+    quintile scores (see ``sql/purchase_features.sql``). Parameters as in
+    :func:`transaction_features`; repayment and due-date columns, if any, are ignored.
+
+    Returns
+    -------
+    features : DataFrame
+        ``customer_id`` and :data:`PURCHASE_FEATURES`, sorted by customer_id.
+    report : FeatureReport
+    """
+    return _log_features(
+        "purchases", source, mapping, engine, None, as_of, max_rejected_share, keep_duplicate_rows, con
+    )
+
+
+def _log_features(kind, source, mapping, engine, late_after_days, as_of, max_rejected_share, keep_duplicates, con):
+    if engine not in ("duckdb", "sqlite"):
+        raise InputError(f"unknown engine {engine!r}; use duckdb or sqlite")
     duck = con if con is not None else duckdb.connect()
     if isinstance(source, pd.DataFrame):
         duck.register("source_frame", source.astype("string"))
@@ -158,12 +220,15 @@ def transaction_features(
     else:
         found = open_relation(duck, source, "source")
     columns = resolve_columns(found, mapping)
+    if kind == "purchases":
+        columns = ColumnMap(columns.customer_id, columns.txn_date, columns.amount)
     if engine == "sqlite":
         target = _Engine(sqlite3.connect(":memory:"))
         _copy_to_sqlite(duck, target.con, found)
     else:
         target = _Engine(duck)
-    return _features(target, columns, int(late_after_days), as_of, max_rejected_share)
+    copies = None if keep_duplicates else found
+    return _features(target, columns, late_after_days, as_of, max_rejected_share, kind, copies)
 
 
 def sqlite_features(con: sqlite3.Connection, table: str, **kwargs) -> tuple[pd.DataFrame, FeatureReport]:
@@ -179,6 +244,8 @@ def sqlite_features(con: sqlite3.Connection, table: str, **kwargs) -> tuple[pd.D
         int(kwargs.pop("late_after_days", 30)),
         kwargs.pop("as_of", None),
         kwargs.pop("max_rejected_share", 0.05),
+        "transactions",
+        None if kwargs.pop("keep_duplicate_rows", False) else found,
     )
 
 
@@ -191,9 +258,14 @@ def _copy_to_sqlite(duck, sqlite_con: sqlite3.Connection, columns: list[str]) ->
         sqlite_con.executemany(f"INSERT INTO source VALUES ({marks})", batch)
 
 
-def _features(engine: _Engine, columns: ColumnMap, late_after_days: int, as_of, max_rejected_share):
+def _features(engine: _Engine, columns: ColumnMap, late_after_days, as_of, max_rejected_share, kind, copies):
+    """Stage, check and aggregate; ``copies``: the source columns an exact duplicate repeats
+    (None: keep duplicate rows)."""
     roles = {role: quote_identifier(col) if col else "NULL" for role, col in columns.as_dict().items()}
-    engine.execute(load_sql(f"staging_{engine.dialect}").format(source="source", **roles))
+    copy_no = (
+        f"ROW_NUMBER() OVER (PARTITION BY {', '.join(map(quote_identifier, copies))})" if copies else "1"
+    )
+    engine.execute(load_sql(f"staging_{engine.dialect}").format(source="source", copy_no=copy_no, **roles))
     engine.execute(load_sql("checks"))
     rows_in = int(engine.scalars("SELECT COUNT(*) FROM staged")[0])
     if rows_in == 0:
@@ -219,8 +291,8 @@ def _features(engine: _Engine, columns: ColumnMap, late_after_days: int, as_of, 
             as_of_day = (pd.Timestamp(as_of).date() - EPOCH).days
         except (ValueError, TypeError):
             raise InputError(f"--as-of: {as_of!r} is not a date (use YYYY-MM-DD)") from None
-    sql = load_sql("transaction_features").format(as_of_day=as_of_day, late_after_days=late_after_days)
-    features = _typed(engine.frame(sql))
+    sql = load_sql(f"{kind[:-1]}_features").format(as_of_day=as_of_day, late_after_days=late_after_days)
+    features = _typed(engine.frame(sql), _KINDS[kind])
     report = FeatureReport(
         engine=engine.dialect,
         columns=columns.as_dict(),
@@ -236,9 +308,18 @@ def _features(engine: _Engine, columns: ColumnMap, late_after_days: int, as_of, 
 
 def _rejection(row, rows_in: int, columns: ColumnMap) -> Rejection:
     role, what = REJECT_REASONS[row.reject_reason]
+    example = "" if row.example is None else str(row.example)
+    if role is None:
+        return Rejection(
+            reason=row.reject_reason,
+            column=None,
+            n_rows=int(row.n_rows),
+            example=example,
+            message=f"{int(row.n_rows):,} of {rows_in:,} rows {what}, e.g. {example!r} "
+            "(keep them with --keep-duplicate-rows)",
+        )
     column = getattr(columns, role) or role
     named = role if column == role else f"{role} (column {column!r})"
-    example = "" if row.example is None else str(row.example)
     return Rejection(
         reason=row.reject_reason,
         column=column,
@@ -248,14 +329,14 @@ def _rejection(row, rows_in: int, columns: ColumnMap) -> Rejection:
     )
 
 
-def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+def _typed(frame: pd.DataFrame, columns=TRANSACTION_FEATURES) -> pd.DataFrame:
     """Same dtypes whichever engine ran the SQL."""
     frame = frame.copy()
     frame["customer_id"] = frame["customer_id"].astype(str)
-    for name in TRANSACTION_FEATURES:
+    for name in columns:
         kind = "int64" if name in _INTEGER_FEATURES else "float64"
         frame[name] = pd.to_numeric(frame[name]).astype(kind)
-    return frame.reset_index(drop=True)[["customer_id", *TRANSACTION_FEATURES]]
+    return frame.reset_index(drop=True)[["customer_id", *columns]]
 
 
 def reference_features(
