@@ -1,4 +1,4 @@
-"""Customer segmentation: transactions or a customer table in, named segments with actions out.
+"""Customer segmentation: transactions, purchases or a customer table in, named segments with actions out.
 
 The public API::
 
@@ -7,7 +7,7 @@ The public API::
 
 from .bundle import Bundle
 from .errors import BundleError, InputError
-from .features import reference_features, transaction_features
+from .features import purchase_features, reference_features, transaction_features
 from .model import Segmenter
 from .pipeline import Dataset, fit_bundle, load_dataset, run
 
@@ -19,6 +19,7 @@ __all__ = [
     "Segmenter",
     "fit_bundle",
     "load_dataset",
+    "purchase_features",
     "reference_features",
     "run",
     "transaction_features",

@@ -6,14 +6,17 @@ so a customer gets the same segment, name and action everywhere.
 Folder layout::
 
     model.skops      the fitted sklearn Pipeline (skops: loading runs no code)
+    projection.skops 2-D PCA of the model's scaled space, for plots (:meth:`Bundle.project`)
     metadata.json    features in input order, feature set, k and per-k metrics, versions, ...
     segments.csv     the segment book: profile, name, summary and action per segment
     anova.csv        per-feature ANOVA across segments
+    rfm_crosstab.csv customers per segment and named RFM segment (only when the data has RFM)
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import platform
 from dataclasses import dataclass
@@ -28,12 +31,20 @@ import skops.io as sio
 from .errors import BundleError, InputError
 from .model import Segmenter, as_feature_frame
 from .naming import Rules, describe_segments
-from .profiles import anova_table, profile_table
+from .profiles import anova_table, crosstab, profile_table
+from .rfm import RfmTable
 from .sql_scoring import ScoringParameters
 
 FORMAT_VERSION = 1
 # Types skops may instantiate beyond its own defaults; anything else in a file is refused.
-TRUSTED_TYPES = ["segmentation.model.Log1pColumns", "numpy.dtype"]
+# The last two are the k-d tree of the nearest-neighbour step that assigns HDBSCAN segments.
+TRUSTED_TYPES = [
+    "segmentation.model.Log1pColumns",
+    "numpy.dtype",
+    "sklearn.neighbors._kd_tree.KDTree",
+    "sklearn.metrics._dist_metrics.EuclideanDistance64",
+]
+OPTIONAL_FILES = {"projection": "projection.skops", "rfm_crosstab": "rfm_crosstab.csv"}
 # Packages whose major.minor must match between the saving and the loading environment.
 PINNED = ("scikit-learn", "numpy", "skops")
 ASSIGNED_COLUMNS = ["segment", "segment_name", "recommended_action"]
@@ -64,12 +75,18 @@ class Bundle:
         One row per segment: segment, segment_name, summary, recommended action and profile.
     anova : DataFrame
         Per-feature F and p across segments.
+    projection : PCA or None
+        Two principal components of the scaled features (see :meth:`project`).
+    rfm_crosstab : DataFrame or None
+        Customers per segment (rows) and named RFM segment (columns), when the data has RFM.
     """
 
     pipeline: object
     metadata: dict
     segments: pd.DataFrame
     anova: pd.DataFrame
+    projection: object = None
+    rfm_crosstab: pd.DataFrame | None = None
 
     @property
     def features(self) -> list[str]:
@@ -84,6 +101,7 @@ class Bundle:
         feature_set: str,
         rules: Rules,
         settings: dict | None = None,
+        rfm_rules: str | Path | None = None,
     ) -> Bundle:
         """Build the bundle of a fitted ``model`` from its training ``customers``.
 
@@ -96,54 +114,90 @@ class Bundle:
         described = describe_segments(profiles, features, rules)
         segments = described.merge(profiles, on="segment")
         table = model.k_selection_.replace({np.nan: None})
+        rfm = None
+        if "rfm_segment" in customers:
+            order = [r["name"] for r in RfmTable.load(rfm_rules).segments]
+            rfm = crosstab(model.labels_, customers["rfm_segment"], segments, order)
         meta = {
             "format_version": FORMAT_VERSION,
             "feature_set": feature_set,
             "features": features,
             "profile_features": list(numeric.columns),
             "log_features": list(model.log_features_),
+            "algorithm": model.algorithm_,
             "k": int(model.n_clusters_),
+            "noise_customers": int((model.labels_ < 0).sum()),
             "k_requested": model.n_clusters if model.n_clusters == "auto" else int(model.n_clusters),
             "k_reason": model.k_reason_,
             "k_preferences": model.k_preferences_,
             "k_selection": table.to_dict(orient="records"),
             "params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in model.get_params().items()},
             "training_rows": int(len(customers)),
+            "projection_explained_variance": (
+                [] if model.projection_ is None else [float(v) for v in model.projection_.explained_variance_ratio_]
+            ),
             "rules": rules.source,
             "settings": settings or {},
             "versions": versions(),
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
-        return cls(model.pipeline_, meta, segments, anova_table(numeric, model.labels_))
+        return cls(
+            model.pipeline_, meta, segments, anova_table(numeric, model.labels_), model.projection_, rfm
+        )
 
     # -- using it ------------------------------------------------------------------------
+
+    @property
+    def has_centroids(self) -> bool:
+        """Whether segments are nearest centroids (k-means), which SQL can compute."""
+        return "kmeans" in self.pipeline.named_steps
 
     @cached_property
     def scoring(self) -> ScoringParameters:
         """The fitted numbers the assignment uses (also what `segmentation sql` compiles)."""
+        if not self.has_centroids:
+            raise InputError(
+                f"scoring as SQL needs a k-means model; this one uses {self.metadata.get('algorithm')} "
+                "(refit with --algorithm kmeans)"
+            )
         return ScoringParameters.from_pipeline(self.pipeline, self.features)
 
-    @property
+    @cached_property
     def model_version(self) -> str:
-        """Short hash of the assignment's numbers: recorded with every scoring."""
-        return self.scoring.version
+        """Short hash of the assignment: recorded with every scoring."""
+        if self.has_centroids:
+            return self.scoring.version
+        # No closed-form parameters to hash: the saved model's identity stands for them.
+        keys = ("algorithm", "features", "k", "training_rows", "created")
+        ident = json.dumps({k: self.metadata.get(k) for k in keys}, sort_keys=True, default=str)
+        return hashlib.sha256(ident.encode()).hexdigest()[:12]
 
     def predict(self, X) -> np.ndarray:
         """Segment id per row of ``X`` (frame with the model's features, or array in order).
 
-        The pipeline's preprocessing and nearest centroid, computed with the arithmetic of
-        :mod:`segmentation.sql_scoring`, so that the generated SQL gives the same segment on
-        every row (the pipeline's own predict may differ from it only on exact near-ties).
+        For k-means, the pipeline's preprocessing and nearest centroid computed with the
+        arithmetic of :mod:`segmentation.sql_scoring`, so that the generated SQL gives the same
+        segment on every row (the pipeline's own predict may differ from it only on exact
+        near-ties); other algorithms use the pipeline's predict.
         """
-        return self.scoring.predict(as_feature_frame(X, self.features))
+        frame = as_feature_frame(X, self.features)
+        if self.has_centroids:
+            return self.scoring.predict(frame)
+        return self.pipeline.predict(frame).astype(np.int64)
 
     def project(self, customers: pd.DataFrame, n_components: int = 2) -> np.ndarray:
-        """Customers projected on the first principal components of the model's scaled space."""
+        """Customers on the first principal components of the model's scaled space.
+
+        The PCA fitted on the training customers and saved with the model, so the same
+        customer lands on the same point whichever subset is plotted; a bundle saved without
+        one (or asked for more components) fits a PCA on ``customers``.
+        """
+        scaled = self.pipeline[:-1].transform(as_feature_frame(customers, self.features))
+        if self.projection is not None and n_components <= self.projection.n_components_:
+            return self.projection.transform(scaled)[:, :n_components]
         from sklearn.decomposition import PCA
 
-        scaled = self.pipeline[:-1].transform(as_feature_frame(customers, self.features))
-        n_components = min(n_components, scaled.shape[1])
-        return PCA(n_components, random_state=0).fit_transform(scaled)
+        return PCA(min(n_components, scaled.shape[1]), random_state=0).fit_transform(scaled)
 
     def assign(self, customers: pd.DataFrame) -> pd.DataFrame:
         """``customers`` with segment, segment_name and recommended_action added."""
@@ -165,6 +219,12 @@ class Bundle:
         (folder / "metadata.json").write_text(json.dumps(self.metadata, indent=2, default=_json_default))
         self.segments.to_csv(folder / "segments.csv", index=False)
         self.anova.to_csv(folder / "anova.csv", index=False)
+        for name in OPTIONAL_FILES.values():
+            (folder / name).unlink(missing_ok=True)  # a stale file from an earlier model
+        if self.projection is not None:
+            sio.dump(self.projection, folder / OPTIONAL_FILES["projection"])
+        if self.rfm_crosstab is not None:
+            self.rfm_crosstab.to_csv(folder / OPTIONAL_FILES["rfm_crosstab"])
         return folder
 
     @classmethod
@@ -180,16 +240,23 @@ class Bundle:
         except json.JSONDecodeError as exc:
             raise BundleError(f"{folder / 'metadata.json'} is not valid JSON: {exc}") from None
         check_compatible(meta, folder)
-        untrusted = set(sio.get_untrusted_types(file=folder / "model.skops")) - set(TRUSTED_TYPES)
-        if untrusted:
-            raise BundleError(
-                f"{folder / 'model.skops'} holds types this version does not trust: "
-                f"{', '.join(sorted(untrusted))}"
-            )
-        pipeline = sio.load(folder / "model.skops", trusted=TRUSTED_TYPES)
+        pipeline = _load_skops(folder / "model.skops")
         segments = pd.read_csv(folder / "segments.csv")
         anova = pd.read_csv(folder / "anova.csv")
-        return cls(pipeline, meta, segments, anova)
+        projection = rfm = None
+        if (folder / OPTIONAL_FILES["projection"]).exists():
+            projection = _load_skops(folder / OPTIONAL_FILES["projection"])
+        if (folder / OPTIONAL_FILES["rfm_crosstab"]).exists():
+            rfm = pd.read_csv(folder / OPTIONAL_FILES["rfm_crosstab"], index_col=0)
+        return cls(pipeline, meta, segments, anova, projection, rfm)
+
+
+def _load_skops(path: Path):
+    """Load a skops file, refusing any type outside :data:`TRUSTED_TYPES` and skops' defaults."""
+    untrusted = set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES)
+    if untrusted:
+        raise BundleError(f"{path} holds types this version does not trust: {', '.join(sorted(untrusted))}")
+    return sio.load(path, trusted=TRUSTED_TYPES)
 
 
 def check_compatible(meta: dict, folder: Path | str = "model") -> None:

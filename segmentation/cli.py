@@ -11,12 +11,20 @@ from pathlib import Path
 
 import pandas as pd
 
+from .algorithms import ALGORITHMS, MINIBATCH_ABOVE
 from .bundle import Bundle
 from .errors import InputError
 from .exports import write_table
+from .feature_sets import FEATURE_SETS
 from .sources import parse_mapping
 
 EXIT_BAD_INPUT = 2
+DEMO_SHAPES = {
+    "transactions": "microfinance loans",
+    "purchases": "a purchase log",
+    "ecommerce": "an e-commerce customer table",
+    "creditcard": "credit-card behaviour, CC GENERAL columns",
+}
 
 
 def _data_options(p: argparse.ArgumentParser, model_options: bool = True) -> None:
@@ -31,8 +39,10 @@ def _data_options(p: argparse.ArgumentParser, model_options: bool = True) -> Non
     g.add_argument(
         "--feature-set",
         default="auto",
-        choices=["auto", "transactions", "table"],
-        help="force how the input is read (default: detected from the columns)",
+        choices=["auto", *FEATURE_SETS],
+        help="force how the input is read: transactions (loans with repayments), purchases "
+        "(a purchase log: RFM), creditcard (CC GENERAL), ecommerce (customer table of an "
+        "online shop), table (any table); default: detected from the columns",
     )
     g.add_argument(
         "--late-after-days",
@@ -50,6 +60,19 @@ def _data_options(p: argparse.ArgumentParser, model_options: bool = True) -> Non
         metavar="SHARE",
         help="stop when more than this share of rows is unusable (default 0.05)",
     )
+    g.add_argument(
+        "--keep-duplicate-rows",
+        action="store_true",
+        help="use rows that repeat an earlier row exactly (default: set aside as double entries)",
+    )
+    g.add_argument(
+        "--cap-outliers",
+        type=float,
+        metavar="PERCENTILE",
+        help="cap each model feature at this percentile and the opposite one, e.g. 99 "
+        "(at the 1st and 99th); default: no capping",
+    )
+    g.add_argument("--rfm-rules", help="YAML table from RFM scores to named RFM segments (default: built in)")
     if model_options:
         g.add_argument(
             "--features", help="comma-separated features to cluster on (default: the feature set's)"
@@ -66,6 +89,26 @@ def _model_options(p: argparse.ArgumentParser) -> None:
         type=float,
         default=0.01,
         help="auto never picks a k with a segment smaller than this share (default 0.01)",
+    )
+    g.add_argument(
+        "--max-segments",
+        type=int,
+        help="auto never picks more segments than this (the criteria are still shown up to --k-max)",
+    )
+    g.add_argument(
+        "--algorithm",
+        default="auto",
+        choices=ALGORITHMS,
+        help=f"kmeans, minibatch (MiniBatchKMeans), gmm (Gaussian mixture) or hdbscan (finds k "
+        f"itself; customers fitting no segment form segment -1); auto: kmeans up to "
+        f"{MINIBATCH_ABOVE:,} customers, minibatch above",
+    )
+    g.add_argument(
+        "--stability-resamples",
+        type=int,
+        default=5,
+        metavar="N",
+        help="subsamples for the stability score (adjusted Rand index) of each k; 0 skips it (default 5)",
     )
     g.add_argument("--rules", help="YAML rule table for names and actions (default: built in)")
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -95,15 +138,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("demo-data", help="write synthetic microfinance transactions")
+    p = sub.add_parser("demo-data", help="write synthetic data of one shape")
+    p.add_argument(
+        "--shape",
+        default="transactions",
+        choices=list(DEMO_SHAPES),
+        help="transactions (microfinance loans, default), purchases (a purchase log), "
+        "ecommerce (an online shop's customer table), creditcard (CC GENERAL columns)",
+    )
     p.add_argument("--customers", type=int, default=5_000, help="100 to 1,000,000 (default 5,000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="demo_transactions.csv", help="CSV or .parquet file to write")
 
-    p = sub.add_parser("features", help="transactions -> one row of features per customer")
+    p = sub.add_parser("features", help="transactions or a table -> one row of clean features per customer")
     p.add_argument("input")
     p.add_argument("--out", required=True, help="CSV, XLSX or .db file to write")
-    p.add_argument("--engine", default="duckdb", choices=["duckdb", "sqlite"], help="where the SQL runs")
+    p.add_argument(
+        "--engine",
+        default="duckdb",
+        choices=["duckdb", "sqlite"],
+        help="where the SQL of transactions and purchase logs runs",
+    )
     _data_options(p, model_options=False)
 
     p = sub.add_parser("fit", help="fit a model and save it as a bundle folder")
@@ -183,6 +238,9 @@ def _load_options(args) -> dict:
         "late_after_days": args.late_after_days,
         "as_of": args.as_of,
         "max_rejected_share": args.max_rejected,
+        "keep_duplicate_rows": args.keep_duplicate_rows,
+        "cap_outliers": args.cap_outliers,
+        "rfm_rules": args.rfm_rules,
     }
 
 
@@ -192,6 +250,9 @@ def _fit_options(args) -> dict:
         "k_range": (args.k_min, args.k_max),
         "rules_path": args.rules,
         "min_segment_share": args.min_segment_share,
+        "max_segments": args.max_segments,
+        "algorithm": args.algorithm,
+        "n_stability": args.stability_resamples,
         "random_state": args.seed,
     }
 
@@ -218,30 +279,42 @@ def _say(*lines: str) -> None:
 
 def segment_table(segments: pd.DataFrame) -> str:
     """The segment book as a short text table for the terminal."""
+    width = max(38, *(len(n) for n in segments["segment_name"]))
     rows = [
-        f"  {int(s.segment):>2}  {s.segment_name:<38} {int(s.size):>9,} {s.share:>6.1%}  {s.plan}"
+        f"  {int(s.segment):>2}  {s.segment_name:<{width}} {int(s.size):>9,} {s.share:>6.1%}  {s.plan}"
         for s in segments.itertuples()
     ]
-    return "\n".join([f"  {'id':>2}  {'segment':<38} {'customers':>9} {'share':>6}  plan", *rows])
+    return "\n".join([f"  {'id':>2}  {'segment':<{width}} {'customers':>9} {'share':>6}  plan", *rows])
+
+
+def rfm_table(crosstab: pd.DataFrame) -> str:
+    """The segment x named RFM segment cross-tabulation for the terminal: one row per RFM
+    segment, one column per segment id."""
+    counts = crosstab.drop(columns=["segment_name"]).T
+    head = f"  {'RFM segment':<20}" + "".join(f"{'seg ' + str(c) if c != 'total' else 'total':>9}" for c in counts)
+    rows = [
+        f"  {name:<20}" + "".join(f"{int(v):>9,}" for v in row) for name, row in counts.iterrows()
+    ]
+    return "\n".join([head, *rows])
 
 
 def cmd_demo_data(args) -> None:
-    from .demo import write_demo
+    from .demo_shapes import write_demo_shape
 
-    path = write_demo(args.out, args.customers, args.seed)
-    print(f"wrote {args.customers:,} demo customers' transactions to {path}")
+    path = write_demo_shape(args.shape, args.out, args.customers, args.seed)
+    print(f"wrote {args.customers:,} demo customers ({DEMO_SHAPES[args.shape]}) to {path}")
 
 
 def cmd_features(args) -> None:
-    from .features import transaction_features
+    from .pipeline import load_dataset
 
-    opts = _load_options(args)
-    opts.pop("feature_set")
-    features, report = transaction_features(args.input, engine=args.engine, **opts)
-    _say(*(f"set aside {r.message}" for r in report.rejections))
-    write_table(features, args.out, "customer_features")
+    dataset = load_dataset(args.input, engine=args.engine, **_load_options(args))
+    _say(*dataset.notices)
+    write_table(dataset.customers, args.out, "customer_features")
+    report = dataset.report
     print(
-        f"wrote features of {len(features):,} customers ({report.rows_used:,} of {report.rows_in:,} rows used) to {args.out}"
+        f"wrote features of {len(dataset.customers):,} customers ({report['rows_used']:,} of "
+        f"{report['rows_in']:,} rows used) to {args.out}"
     )
 
 
@@ -275,6 +348,9 @@ def cmd_profile(args) -> None:
     print(segment_table(bundle.segments))
     for s in bundle.segments.itertuples():
         print(f"\n[{s.segment}] {s.segment_name}: {s.summary}\n    action: {s.recommended_action}")
+    if bundle.rfm_crosstab is not None:
+        print("\ncustomers per segment and named RFM segment:")
+        print(rfm_table(bundle.rfm_crosstab))
     if args.out:
         write_table(bundle.segments, args.out, "segment_profiles")
         print(f"\nwrote {args.out}")
@@ -338,6 +414,8 @@ def cmd_run(args) -> None:
     )
     print(result.bundle.metadata["k_reason"])
     print(segment_table(result.bundle.segments))
+    if result.bundle.rfm_crosstab is not None:
+        print(rfm_table(result.bundle.rfm_crosstab))
     print(f"outputs in {result.out_dir}/: " + ", ".join(sorted(p.name for p in result.files.values())))
     if source is not None or args.out_db:
         from .rescoring import publish_run

@@ -359,8 +359,8 @@ class DatabaseSource:
     def features(self, **options) -> tuple[pd.DataFrame, FeatureReport]:
         """Per-customer features, computed by the feature SQL inside the database.
 
-        ``options``: mapping, late_after_days, as_of, max_rejected_share, since (see
-        :func:`segmentation.features.relation_features`).
+        ``options``: kind, mapping, late_after_days, as_of, max_rejected_share,
+        keep_duplicate_rows, since (see :func:`segmentation.features.relation_features`).
         """
         with self._source_view() as (con, found):
             return relation_features(self.database.engine(con), found, **options)

@@ -115,6 +115,9 @@ def demo_transactions(n_customers: int = 5_000, seed: int = 0, with_groups: bool
     )
     if with_groups:
         frame["group"] = g
+    # Two loans of a customer can coincide (same day, amount and repayment); the pipeline sets
+    # such exact copies aside as double entries, so the demo, meant to be clean, has none.
+    frame = frame.drop_duplicates(["customer_id", "txn_date", "amount", "repayment_date"])
     return frame.sort_values(["txn_date", "customer_id"], kind="stable").reset_index(drop=True)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from .cleaning import CleaningReport, CleaningRule
 from .errors import InputError
 from .sources import ColumnMap, open_relation, quote_identifier, resolve_columns
 
@@ -34,10 +35,33 @@ TRANSACTION_FEATURES = (
     "recency_days",
     "tenure_days",
 )
-_INTEGER_FEATURES = ("txn_count", "open_loans", "recency_days", "tenure_days")
+#: Columns of a purchase log's ``customer_features`` besides ``customer_id``, in this order.
+PURCHASE_FEATURES = (
+    "recency_days",
+    "frequency",
+    "monetary",
+    "avg_order_value",
+    "tenure_days",
+    "r_score",
+    "f_score",
+    "m_score",
+)
+_INTEGER_FEATURES = (
+    "txn_count",
+    "open_loans",
+    "recency_days",
+    "tenure_days",
+    "frequency",
+    "r_score",
+    "f_score",
+    "m_score",
+)
+# Per kind of log: its output columns (the SQL is sql/<kind without the s>_features.sql).
+_KINDS = {"transactions": TRANSACTION_FEATURES, "purchases": PURCHASE_FEATURES}
 
 # reason code (from checks.sql) -> (role of the column at fault, what is wrong)
 REJECT_REASONS = {
+    "duplicate_row": (None, "are exact copies of an earlier row"),
     "customer_id_missing": ("customer_id", "is empty"),
     "txn_date_invalid": ("txn_date", "is not a date"),
     "amount_invalid": ("amount", "is not a number"),
@@ -53,15 +77,8 @@ def load_sql(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
 
 
-@dataclass
-class Rejection:
-    """Rows set aside for one reason."""
-
-    reason: str
-    column: str
-    n_rows: int
-    example: str
-    message: str
+#: Rows set aside for one reason (the cleaning report's rule, with action "set aside").
+Rejection = CleaningRule
 
 
 @dataclass
@@ -74,7 +91,7 @@ class FeatureReport:
     rows_used: int
     customers: int
     as_of: str
-    late_after_days: int
+    late_after_days: int | None
     rejections: list[Rejection] = field(default_factory=list)
 
     @property
@@ -85,6 +102,13 @@ class FeatureReport:
         out = asdict(self)
         out["rows_rejected"] = self.rows_rejected
         return out
+
+    def cleaning_report(self, feature_set: str) -> CleaningReport:
+        """The same counts in the report format every feature set shares."""
+        details = {"engine": self.engine, "columns": self.columns, "as_of": self.as_of}
+        if self.late_after_days is not None:
+            details["late_after_days"] = self.late_after_days
+        return CleaningReport(feature_set, self.rows_in, list(self.rejections), self.customers, details)
 
 
 class _Engine:
@@ -129,6 +153,7 @@ def transaction_features(
     late_after_days: int = 30,
     as_of: str | dt.date | None = None,
     max_rejected_share: float = 0.05,
+    keep_duplicate_rows: bool = False,
     con=None,
 ) -> tuple[pd.DataFrame, FeatureReport]:
     """Aggregate transactions into one row per customer.
@@ -148,6 +173,9 @@ def transaction_features(
         repayment day in the data.
     max_rejected_share : float
         Stop with :class:`InputError` when more than this share of rows is unusable.
+    keep_duplicate_rows : bool
+        Use rows that repeat an earlier row exactly (every column equal) instead of setting
+        them aside as double entries.
     con : duckdb connection, optional
         Use this connection (its temp tables ``staged`` and ``checked`` stay for the caller).
 
@@ -158,10 +186,42 @@ def transaction_features(
     report : FeatureReport
         Rows in, used and rejected per reason, with examples.
     """
+    return _log_features(
+        "transactions", source, mapping, engine, late_after_days, as_of, max_rejected_share,
+        keep_duplicate_rows, con,
+    )
+
+
+def purchase_features(
+    source,
+    *,
+    mapping: dict[str, str] | None = None,
+    engine: str = "duckdb",
+    as_of: str | dt.date | None = None,
+    max_rejected_share: float = 0.05,
+    keep_duplicate_rows: bool = False,
+    con=None,
+) -> tuple[pd.DataFrame, FeatureReport]:
+    """Aggregate a purchase log (customer, date, amount) into one row per customer.
+
+    Recency, frequency, monetary value, average order value and tenure, and the RFM
+    quintile scores (see ``sql/purchase_features.sql``). Parameters as in
+    :func:`transaction_features`; repayment and due-date columns, if any, are ignored.
+
+    Returns
+    -------
+    features : DataFrame
+        ``customer_id`` and :data:`PURCHASE_FEATURES`, sorted by customer_id.
+    report : FeatureReport
+    """
+    return _log_features(
+        "purchases", source, mapping, engine, None, as_of, max_rejected_share, keep_duplicate_rows, con
+    )
+
+
+def _log_features(kind, source, mapping, engine, late_after_days, as_of, max_rejected_share, keep_duplicates, con):
     if engine not in ("duckdb", "sqlite"):
         raise InputError(f"unknown engine {engine!r}; use duckdb or sqlite")
-    if int(late_after_days) < 0:
-        raise InputError(f"--late-after-days must be 0 or more, got {late_after_days}")
     duck = con if con is not None else duckdb.connect()
     if isinstance(source, pd.DataFrame):
         duck.register("source_frame", source.astype("string"))
@@ -169,13 +229,21 @@ def transaction_features(
         found = [str(c) for c in source.columns]
     else:
         found = open_relation(duck, source, "source")
-    columns = resolve_columns(found, mapping)
     if engine == "sqlite":
         target = _Engine(sqlite3.connect(":memory:"))
         _copy_to_sqlite(duck, target.con, found)
     else:
         target = _Engine(duck)
-    return _features(target, columns, int(late_after_days), as_of, max_rejected_share)
+    return relation_features(
+        target,
+        found,
+        kind=kind,
+        mapping=mapping,
+        late_after_days=late_after_days,
+        as_of=as_of,
+        max_rejected_share=max_rejected_share,
+        keep_duplicate_rows=keep_duplicates,
+    )
 
 
 def sqlite_features(con: sqlite3.Connection, table: str, **kwargs) -> tuple[pd.DataFrame, FeatureReport]:
@@ -191,19 +259,34 @@ def relation_features(
     engine: _Engine,
     found: list[str],
     *,
+    kind: str = "transactions",
     mapping: dict[str, str] | None = None,
     late_after_days: int = 30,
     as_of=None,
     max_rejected_share: float = 0.05,
+    keep_duplicate_rows: bool = False,
     since=None,
 ) -> tuple[pd.DataFrame, FeatureReport]:
-    """Run the feature SQL on the view ``source`` (columns ``found``) where ``engine`` is.
+    """Run the feature SQL of ``kind`` ("transactions" or "purchases") on the view ``source``
+    (columns ``found``) where ``engine`` is.
 
     ``since`` (a date) keeps only the customers with a transaction or a repayment on or after
     it, with all of their rows: the customers whose features may have changed.
     """
+    columns = resolve_columns(found, mapping)
+    if kind == "purchases":
+        columns, late_after_days = ColumnMap(columns.customer_id, columns.txn_date, columns.amount), None
+    elif int(late_after_days) < 0:
+        raise InputError(f"--late-after-days must be 0 or more, got {late_after_days}")
     return _features(
-        engine, resolve_columns(found, mapping), int(late_after_days), as_of, max_rejected_share, since
+        engine,
+        columns,
+        None if late_after_days is None else int(late_after_days),
+        as_of,
+        max_rejected_share,
+        kind,
+        None if keep_duplicate_rows else found,
+        since,
     )
 
 
@@ -217,17 +300,22 @@ def _copy_to_sqlite(duck, sqlite_con: sqlite3.Connection, columns: list[str]) ->
 
 
 def _features(
-    engine: _Engine, columns: ColumnMap, late_after_days: int, as_of, max_rejected_share, since=None
+    engine: _Engine, columns: ColumnMap, late_after_days, as_of, max_rejected_share, kind, copies, since=None
 ):
+    """Stage, check and aggregate; ``copies``: the source columns an exact duplicate repeats
+    (None: keep duplicate rows); ``since``: only the customers with rows on or after it."""
     roles = {role: quote_identifier(col) if col else "NULL" for role, col in columns.as_dict().items()}
+    copy_no = (
+        f"ROW_NUMBER() OVER (PARTITION BY {', '.join(map(quote_identifier, copies))})" if copies else "1"
+    )
     staging = "staging_postgres" if engine.dialect == "postgresql" else f"staging_{engine.dialect}"
-    engine.execute(load_sql(staging).format(source="source", **roles))
+    engine.execute(load_sql(staging).format(source="source", copy_no=copy_no, **roles))
     if since is not None:
         engine.execute(load_sql("changed_customers").format(since_day=_day_number(since, "--since")))
     engine.execute(load_sql("checks"))
     rows_in = int(engine.scalars("SELECT COUNT(*) FROM staged")[0])
     if rows_in == 0 and since is not None:
-        return _nothing_since(columns, late_after_days, as_of, engine.dialect)
+        return _nothing_since(columns, late_after_days, as_of, engine.dialect, kind)
     if rows_in == 0:
         raise InputError("the input has no rows (only a header?)")
     rejections = [
@@ -235,10 +323,13 @@ def _features(
     ]
     rows_used = rows_in - sum(r.n_rows for r in rejections)
     if rows_used == 0:
-        raise InputError(f"no usable rows: {rejections[0].message}")
+        # The first copy of a row is never a duplicate: another reason made every row unusable.
+        cause = next(r for r in rejections if r.reason != "duplicate_row")
+        others = "".join(f"; {r.message}" for r in rejections if r is not cause)
+        raise InputError(f"no usable rows: {cause.message}{others}")
     if rows_in - rows_used > max_rejected_share * rows_in:
         raise InputError(
-            f"{rejections[0].message}; {(rows_in - rows_used) / rows_in:.0%} of rows are unusable, "
+            f"{max(rejections, key=lambda r: r.n_rows).message}; {(rows_in - rows_used) / rows_in:.0%} of rows are unusable, "
             f"more than the {max_rejected_share:.0%} allowed (--max-rejected)"
         )
     if as_of is None:
@@ -248,8 +339,8 @@ def _features(
         as_of_day = max(int(last_txn), int(last_repay) if last_repay is not None else int(last_txn))
     else:
         as_of_day = _day_number(as_of, "--as-of")
-    sql = load_sql("transaction_features").format(as_of_day=as_of_day, late_after_days=late_after_days)
-    features = _typed(engine.frame(sql))
+    sql = load_sql(f"{kind[:-1]}_features").format(as_of_day=as_of_day, late_after_days=late_after_days)
+    features = _typed(engine.frame(sql), _KINDS[kind])
     if engine.dialect not in ("duckdb", "sqlite"):
         # The server's collation may sort ids differently; fit and output in one order everywhere.
         features = features.sort_values("customer_id", kind="stable", ignore_index=True)
@@ -266,10 +357,10 @@ def _features(
     return features, report
 
 
-def _nothing_since(columns: ColumnMap, late_after_days: int, as_of, dialect: str):
+def _nothing_since(columns: ColumnMap, late_after_days, as_of, dialect: str, kind: str):
     """No customer had new rows: no features, and a report that says so."""
     empty = pd.DataFrame({"customer_id": pd.Series(dtype=str)})
-    for name in TRANSACTION_FEATURES:
+    for name in _KINDS[kind]:
         empty[name] = pd.Series(dtype="int64" if name in _INTEGER_FEATURES else "float64")
     as_of_text = "" if as_of is None else (EPOCH + dt.timedelta(days=_day_number(as_of, "--as-of"))).isoformat()
     report = FeatureReport(dialect, columns.as_dict(), 0, 0, 0, as_of_text, late_after_days)
@@ -285,9 +376,18 @@ def _day_number(value, option: str) -> int:
 
 def _rejection(row, rows_in: int, columns: ColumnMap) -> Rejection:
     role, what = REJECT_REASONS[row.reject_reason]
+    example = "" if row.example is None else str(row.example)
+    if role is None:
+        return Rejection(
+            reason=row.reject_reason,
+            column=None,
+            n_rows=int(row.n_rows),
+            example=example,
+            message=f"{int(row.n_rows):,} of {rows_in:,} rows {what}, e.g. {example!r} "
+            "(keep them with --keep-duplicate-rows)",
+        )
     column = getattr(columns, role) or role
     named = role if column == role else f"{role} (column {column!r})"
-    example = "" if row.example is None else str(row.example)
     return Rejection(
         reason=row.reject_reason,
         column=column,
@@ -297,14 +397,14 @@ def _rejection(row, rows_in: int, columns: ColumnMap) -> Rejection:
     )
 
 
-def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+def _typed(frame: pd.DataFrame, columns=TRANSACTION_FEATURES) -> pd.DataFrame:
     """Same dtypes whichever engine ran the SQL."""
     frame = frame.copy()
     frame["customer_id"] = frame["customer_id"].astype(str)
-    for name in TRANSACTION_FEATURES:
+    for name in columns:
         kind = "int64" if name in _INTEGER_FEATURES else "float64"
         frame[name] = pd.to_numeric(frame[name]).astype(kind)
-    return frame.reset_index(drop=True)[["customer_id", *TRANSACTION_FEATURES]]
+    return frame.reset_index(drop=True)[["customer_id", *columns]]
 
 
 def reference_features(

@@ -1,8 +1,8 @@
-"""The segmentation estimator: impute, log-transform skewed money, scale, K-Means.
+"""The segmentation estimator: impute, log-transform skewed money, scale, cluster.
 
 Segment ids are ordered by a fixed rule so that the same data and settings always give the
 same ids: **segment 0 is the largest segment**, then by decreasing size; equal sizes are
-ordered by their centroid coordinates.
+ordered by their centroid coordinates. HDBSCAN's noise (customers in no segment) is -1.
 """
 
 from __future__ import annotations
@@ -11,15 +11,18 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
-from sklearn.cluster import KMeans
+from sklearn.cluster import HDBSCAN
+from sklearn.decomposition import PCA
 from sklearn.impute import SimpleImputer
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+from .algorithms import fit_hdbscan, make_clusterer, order_by_size, resolve_algorithm, stability
 from .errors import InputError
 from .selection import choose_k
 
@@ -67,46 +70,68 @@ def skewed_columns(X: pd.DataFrame, threshold: float = 1.0) -> list[str]:
 
 
 class Segmenter(ClusterMixin, BaseEstimator):
-    """K-Means segmentation with preprocessing and automatic choice of k.
+    """Segmentation with preprocessing, a choice of algorithm and automatic choice of k.
 
     Parameters
     ----------
     n_clusters : int or "auto", default="auto"
         Number of segments, or "auto" to choose it from ``k_range`` by vote of the elbow,
-        silhouette, Calinski-Harabasz and Davies-Bouldin criteria.
+        silhouette, Calinski-Harabasz and Davies-Bouldin criteria (and BIC for ``gmm``).
+        HDBSCAN finds the number itself and takes only "auto".
     k_range : tuple of int, default=(2, 10)
         Smallest and largest k tried with "auto".
+    algorithm : {"auto", "kmeans", "minibatch", "gmm", "hdbscan"}, default="auto"
+        "auto" is KMeans up to :data:`~segmentation.algorithms.MINIBATCH_ABOVE` customers and
+        MiniBatchKMeans above; see :mod:`segmentation.algorithms`.
     log_features : "auto" or list of str, default="auto"
         Features to log-transform; "auto" takes the non-negative ones with skewness above 1.
     min_segment_share : float, default=0.01
         Guardrail for "auto": a k whose smallest segment holds less than this share of the
-        customers is not chosen.
+        customers is not chosen. For HDBSCAN, the smallest segment it may form.
+    max_segments : int or None, default=None
+        Guardrail for "auto": never choose more segments than this (the criteria are still
+        computed up to ``k_range[1]``). For HDBSCAN, the minimum segment size is raised until
+        it finds at most this many.
     sweep_size : int, default=50_000
         The k sweep fits on a random sample of at most this many rows (the final model is fit
         on all rows), so choosing k stays fast at a million customers.
     silhouette_size : int, default=5_000
         Rows in the random sample the silhouette is computed on (it is quadratic in rows).
+    n_stability : int, default=5
+        Subsamples for the stability score of each k (0: not computed).
+    stability_size : int, default=5_000
+        Rows of the sweep sample the stability score is measured on.
+    hdbscan_size : int, default=10_000
+        HDBSCAN is fit on a random sample of at most this many rows (it is much slower than
+        k-means); the other rows take the segment of their nearest sampled neighbour.
     n_init : int, default=4
         K-Means restarts per k.
     random_state : int, default=0
-        Seed for samples and K-Means.
+        Seed for samples and the algorithms.
 
     Attributes
     ----------
     pipeline_ : Pipeline
-        Fitted imputer, log transform, scaler and K-Means; ``predict`` gives segment ids.
+        Fitted imputer, log transform, scaler and clusterer; ``predict`` gives segment ids.
+    algorithm_ : str
+        The algorithm used ("auto" resolved).
     n_clusters_ : int
-        The k used.
+        The number of segments (without HDBSCAN's noise group).
     k_selection_ : DataFrame
-        Per k: inertia, silhouette, calinski_harabasz, davies_bouldin, min_share, eligible.
+        Per k: inertia, silhouette, calinski_harabasz, davies_bouldin, stability (mean
+        adjusted Rand index across subsamples), min_share, eligible (and bic for gmm,
+        noise_share for hdbscan).
     k_preferences_ : dict
         The k each criterion preferred.
     k_reason_ : str
         Why the k won.
     labels_ : ndarray of shape (n_samples,)
-        Segment of each training row.
+        Segment of each training row (-1: HDBSCAN noise).
     log_features_ : list of str
         Features that were log-transformed.
+    projection_ : PCA or None
+        Two principal components of the scaled features, for plots of the customers (None
+        for fewer than 3 customers or no spread).
     feature_names_in_ : ndarray of str
         Features in input order.
     """
@@ -115,19 +140,29 @@ class Segmenter(ClusterMixin, BaseEstimator):
         self,
         n_clusters="auto",
         k_range=(2, 10),
+        algorithm="auto",
         log_features="auto",
         min_segment_share=0.01,
+        max_segments=None,
         sweep_size=50_000,
         silhouette_size=5_000,
+        n_stability=5,
+        stability_size=5_000,
+        hdbscan_size=10_000,
         n_init=4,
         random_state=0,
     ):
         self.n_clusters = n_clusters
         self.k_range = k_range
+        self.algorithm = algorithm
         self.log_features = log_features
         self.min_segment_share = min_segment_share
+        self.max_segments = max_segments
         self.sweep_size = sweep_size
         self.silhouette_size = silhouette_size
+        self.n_stability = n_stability
+        self.stability_size = stability_size
+        self.hdbscan_size = hdbscan_size
         self.n_init = n_init
         self.random_state = random_state
 
@@ -145,7 +180,16 @@ class Segmenter(ClusterMixin, BaseEstimator):
         -------
         self
         """
-        k_lo, k_hi = self._k_bounds(len(X))
+        self.algorithm_ = resolve_algorithm(self.algorithm, len(X))
+        if self.max_segments is not None and int(self.max_segments) < 2:
+            raise InputError(f"max segments must be 2 or more, got {self.max_segments}")
+        if self.algorithm_ == "hdbscan":
+            if self.n_clusters != "auto":
+                raise InputError("HDBSCAN finds the number of segments itself: use k auto with it")
+            if len(X) < 10:
+                raise InputError(f"only {len(X):,} customers: too few for HDBSCAN")
+        else:
+            k_lo, k_hi = self._k_bounds(len(X))
         X = self._validate_frame(X)
         n = len(X)
         rng = np.random.default_rng(self.random_state)
@@ -165,30 +209,26 @@ class Segmenter(ClusterMixin, BaseEstimator):
         Z = prep.transform(X)
 
         sweep = Z if n <= self.sweep_size else Z[rng.choice(n, self.sweep_size, replace=False)]
-        if self.n_clusters == "auto":
-            ks = tqdm(
-                range(k_lo, k_hi + 1),
-                desc="choosing k",
-                disable=None if progress is None else not progress,
-                leave=False,
-            )
-            with _threads(len(sweep)):
-                self.k_selection_ = pd.DataFrame([self._score_k(sweep, k) for k in ks])
-            self.n_clusters_, self.k_preferences_, self.k_reason_ = choose_k(
-                self.k_selection_, self.min_segment_share
-            )
-        else:
-            self.n_clusters_ = k_lo
-            with _threads(len(sweep)):
-                self.k_selection_ = pd.DataFrame([self._score_k(sweep, k_lo)])
-            self.k_preferences_ = {}
-            self.k_reason_ = f"k={k_lo}: set by the user"
-
-        with _threads(n):
-            kmeans = KMeans(self.n_clusters_, n_init=self.n_init, random_state=self.random_state).fit(Z)
-        _order_clusters(kmeans)
-        self.pipeline_ = Pipeline([*prep.steps, ("kmeans", kmeans)])
-        self.labels_ = kmeans.labels_
+        # A second stream, so that the sweep sample is the same with or without the extras.
+        rng2 = np.random.default_rng([self.random_state, 1])
+        with _threads(len(sweep)):
+            if self.algorithm_ == "hdbscan":
+                step = self._fit_hdbscan(Z, rng2)
+            else:
+                self._choose_k(sweep, k_lo, k_hi, rng2, progress)
+        if self.algorithm_ != "hdbscan":
+            with _threads(n):
+                est = make_clusterer(self.algorithm_, self.n_clusters_, self.n_init, self.random_state).fit(Z)
+            order_by_size(est, Z)
+            # The foundation's step name: scripts reach the centroids as named_steps["kmeans"].
+            step = ("kmeans" if self.algorithm_ in ("kmeans", "minibatch") else self.algorithm_, est)
+        self.pipeline_ = Pipeline([*prep.steps, step])
+        self.labels_ = self.pipeline_[-1].predict(Z).astype(int)
+        # (a handful of identical rows, as a live Tableau partition can send, has no axes)
+        spread = n >= 3 and bool(np.ptp(Z, axis=0).any())
+        self.projection_ = (
+            PCA(n_components=min(2, Z.shape[1]), random_state=self.random_state).fit(Z) if spread else None
+        )
         return self
 
     def predict(self, X):
@@ -202,7 +242,36 @@ class Segmenter(ClusterMixin, BaseEstimator):
         check_is_fitted(self, "pipeline_")
         return self.pipeline_[:-1].transform(as_feature_frame(X, list(self.feature_names_in_)))
 
+    def project(self, X) -> np.ndarray:
+        """The first two principal components of each row (one with a single feature)."""
+        check_is_fitted(self, "projection_")
+        if self.projection_ is None:
+            raise InputError("too few distinct customers to project")
+        return self.projection_.transform(self.transform(X))
+
     # -- helpers -------------------------------------------------------------------------
+
+    def _choose_k(self, sweep: np.ndarray, k_lo: int, k_hi: int, rng: np.random.Generator, progress) -> None:
+        stable = rng.choice(len(sweep), min(self.stability_size, len(sweep)), replace=False)
+        if self.n_clusters != "auto":
+            self.n_clusters_ = k_lo
+            self.k_selection_ = pd.DataFrame([self._score_k(sweep, k_lo, stable)])
+            self.k_preferences_ = {}
+            self.k_reason_ = f"k={k_lo}: set by the user"
+            return
+        ks = tqdm(
+            range(k_lo, k_hi + 1),
+            desc="choosing k",
+            disable=None if progress is None else not progress,
+            leave=False,
+        )
+        self.k_selection_ = pd.DataFrame([self._score_k(sweep, k, stable) for k in ks])
+        self.n_clusters_, self.k_preferences_, self.k_reason_ = choose_k(
+            self.k_selection_, self.min_segment_share, self.max_segments
+        )
+        chosen = self.k_selection_.set_index("k")["stability"].get(self.n_clusters_)
+        if chosen is not None and not np.isnan(chosen):
+            self.k_reason_ += f"; stability {chosen:.2f} (adjusted Rand index across subsamples)"
 
     def _validate_frame(self, X) -> pd.DataFrame:
         if not isinstance(X, pd.DataFrame):
@@ -227,6 +296,8 @@ class Segmenter(ClusterMixin, BaseEstimator):
             k_lo, k_hi = (int(v) for v in self.k_range)
             if not 2 <= k_lo <= k_hi:
                 raise InputError(f"k range must satisfy 2 <= min <= max, got {self.k_range}")
+            if self.max_segments is not None and int(self.max_segments) < k_lo:
+                raise InputError(f"max segments {self.max_segments} is below the smallest k tried ({k_lo})")
             if n < k_lo + 1:
                 raise InputError(f"only {n:,} customers: too few to choose among {k_lo} or more segments")
             return k_lo, min(k_hi, n - 1)
@@ -240,12 +311,28 @@ class Segmenter(ClusterMixin, BaseEstimator):
             raise InputError(f"only {n:,} customers, fewer than k={k} segments")
         return k, k
 
-    def _score_k(self, Z: np.ndarray, k: int) -> dict:
-        km = KMeans(k, n_init=self.n_init, random_state=self.random_state).fit(Z)
-        labels = km.labels_
+    def _score_k(self, Z: np.ndarray, k: int, stable: np.ndarray) -> dict:
+        """The criteria of k on ``Z``; stability measured on the rows ``stable``."""
+        est = make_clusterer(self.algorithm_, k, self.n_init, self.random_state).fit(Z)
+        labels = est.predict(Z)
+        row = self._criteria(Z, labels, k)
+        row["inertia"] = float(est.inertia_) if hasattr(est, "inertia_") else within_sum_of_squares(Z, labels)
+        if self.algorithm_ == "gmm":
+            row["bic"] = float(est.bic(Z))
+
+        def refit(sample, seed):
+            return make_clusterer(self.algorithm_, k, self.n_init, seed).fit(sample).predict
+
+        row["stability"] = stability(refit, labels[stable], Z[stable], self.n_stability, self.random_state)
+        within = self.max_segments is None or k <= int(self.max_segments)
+        row["eligible"] = bool(row["min_share"] >= self.min_segment_share and row.pop("distinct") == k and within)
+        return row
+
+    def _criteria(self, Z: np.ndarray, labels: np.ndarray, k: int) -> dict:
+        """Inertia, smallest share and the three label-based criteria of one labelling."""
         sizes = np.bincount(labels, minlength=k)
-        distinct = len(np.unique(labels))
-        row = {"k": k, "inertia": float(km.inertia_), "min_share": float(sizes.min() / len(Z))}
+        distinct = int((sizes > 0).sum())
+        row = {"k": k, "inertia": np.nan, "min_share": float(sizes.min() / len(Z)), "distinct": distinct}
         if 1 < distinct < len(Z):
             size = min(self.silhouette_size, len(Z))
             row["silhouette"] = float(
@@ -255,20 +342,49 @@ class Segmenter(ClusterMixin, BaseEstimator):
             row["davies_bouldin"] = float(davies_bouldin_score(Z, labels))
         else:
             row.update(silhouette=np.nan, calinski_harabasz=np.nan, davies_bouldin=np.nan)
-        row["eligible"] = bool(row["min_share"] >= self.min_segment_share and distinct == k)
         return row
 
+    def _fit_hdbscan(self, Z: np.ndarray, rng: np.random.Generator):
+        n = len(Z)
+        F = Z[np.sort(rng.choice(n, min(n, self.hdbscan_size), replace=False))]
+        labels, size, nearest = fit_hdbscan(F, self.min_segment_share, self.max_segments)
+        found = int(labels.max()) + 1
+        all_labels = nearest.predict(Z)
+        clustered = all_labels >= 0
+        row = self._criteria(Z[clustered], all_labels[clustered], found)
+        row.pop("distinct")
+        row.update(
+            inertia=within_sum_of_squares(Z[clustered], all_labels[clustered]),
+            min_share=float(np.bincount(all_labels[clustered], minlength=found).min() / n),
+            noise_share=float((~clustered).mean()),
+        )
+        stable = rng.choice(len(F), min(self.stability_size, len(F)), replace=False)
 
-def _order_clusters(kmeans: KMeans) -> None:
-    """Renumber a fitted KMeans in place: largest cluster first, ties by centroid."""
-    sizes = np.bincount(kmeans.labels_, minlength=kmeans.n_clusters)
-    centers = kmeans.cluster_centers_
-    keys = [(-sizes[i], *np.round(centers[i], 9)) for i in range(len(sizes))]
-    order = sorted(range(len(sizes)), key=lambda i: keys[i])
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    kmeans.cluster_centers_ = centers[order]
-    kmeans.labels_ = rank[kmeans.labels_].astype(kmeans.labels_.dtype)
+        def refit(part, seed):
+            # seed unused: HDBSCAN is deterministic; the subsample is what varies
+            sub = HDBSCAN(min_cluster_size=max(5, round(size * len(part) / len(F))), copy=True).fit(part)
+            return KNeighborsClassifier(n_neighbors=1).fit(part, sub.labels_).predict
+
+        row["stability"] = stability(refit, labels[stable], F[stable], self.n_stability, self.random_state)
+        row["eligible"] = True
+        self.n_clusters_ = found
+        self.k_selection_ = pd.DataFrame([row])
+        self.k_preferences_ = {}
+        noise = int((~clustered).sum())
+        self.k_reason_ = (
+            f"HDBSCAN found {found} segments (smallest allowed {size:,} of {len(F):,} sampled customers); "
+            f"{noise:,} customers ({noise / n:.1%}) fit none: segment -1, noise"
+        )
+        return ("hdbscan", nearest)
+
+
+def within_sum_of_squares(Z: np.ndarray, labels: np.ndarray) -> float:
+    """Sum of squared distances of rows to their segment's mean (k-means' inertia)."""
+    total = 0.0
+    for label in np.unique(labels):
+        part = Z[labels == label]
+        total += float(((part - part.mean(axis=0)) ** 2).sum())
+    return total
 
 
 def as_feature_frame(X, features: list[str]) -> pd.DataFrame:

@@ -11,6 +11,14 @@ import yaml
 from .errors import InputError
 
 RULES_DIR = Path(__file__).parent / "rules"
+#: Name and action of HDBSCAN's noise group (segment -1) when a rule table has no ``noise``.
+DEFAULT_NOISE = {
+    "name": "Unsegmented customers (noise)",
+    "plan": "Review individually - these customers fit no segment",
+    "channel": "Account manager or analyst",
+    "timing": "before the next campaign",
+    "message": "No segment campaign; check for data errors or one-off cases",
+}
 
 
 @dataclass
@@ -24,6 +32,7 @@ class Rules:
     actions: list
     source: str
     default_trait: dict | None = None
+    noise: dict | None = None
 
     def trait(self, feature: str, direction: str) -> dict | None:
         """Word and phrase of ``feature`` being high/low; None when the table has neither."""
@@ -55,6 +64,7 @@ class Rules:
                 actions=actions,
                 source=str(path),
                 default_trait=data.get("default_trait"),
+                noise={**DEFAULT_NOISE, **(data.get("noise") or {})},
             )
         except yaml.YAMLError as exc:
             raise InputError(
@@ -96,12 +106,15 @@ def describe_segments(profiles: pd.DataFrame, name_features: list[str], rules: R
         z = pd.Series({f: p[f"{f}_z"] for f in features})
         traits = traits_of(z, rules)
         naming = [t for t in traits if t[0] in name_features]
-        words = [rules.trait(f, d)["word"] for f, d, _ in naming]
+        words = list(dict.fromkeys(rules.trait(f, d)["word"] for f, d, _ in naming))  # no word twice
         phrases = [
             rules.trait(f, d)["phrase"].format(mean=p[f"{f}_mean"], median=p[f"{f}_median"])
             for f, d, _ in traits[:3]
         ]
         action = _first_action({(f, d) for f, d, _ in traits}, rules)
+        if p["segment"] < 0:  # HDBSCAN's noise: a group of its own, not a segment
+            words = None
+            action = rules.noise or DEFAULT_NOISE
         rows.append(
             {
                 "segment": int(p["segment"]),
@@ -115,7 +128,10 @@ def describe_segments(profiles: pd.DataFrame, name_features: list[str], rules: R
                 "recommended_action": f"{action['plan']} | {action['channel']}, {action['timing']}: {action['message']}",
             }
         )
-    names = _unique_names([r.pop("words") for r in rows], rules)
+    words = [r.pop("words") for r in rows]
+    names = _unique_names([w for w in words if w is not None], rules)
+    noise_name = (rules.noise or DEFAULT_NOISE)["name"]
+    names = [noise_name if w is None else names.pop(0) for w in words]
     out = pd.DataFrame(rows)
     out.insert(1, "segment_name", names)
     return out

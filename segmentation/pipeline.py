@@ -6,56 +6,28 @@ The CLI and the dashboard call these functions; they hold no segmentation logic 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
+from . import feature_sets
 from .bundle import Bundle
 from .database import DatabaseSource
-from .errors import InputError
 from .exports import copy_rows_to_sqlite, write_sqlite, write_table
-from .features import FeatureReport, transaction_features
+from .feature_sets import TRANSACTION_MODEL_FEATURES, Dataset, LoadOptions
 from .model import Segmenter
 from .naming import Rules
 from .plots import plot_k_selection
-from .sources import open_relation, resolve_columns
+from .sources import open_relation
 
-#: Features the model clusters transactions on by default: frequency, size, volume,
-#: repayment speed and discipline, recency. The others are profiled but not clustered on
-#: (max_amount and tenure mostly repeat avg amount and count; open_loans repeats lateness).
-TRANSACTION_MODEL_FEATURES = [
-    "txn_count",
-    "avg_txn_amount",
-    "total_amount",
-    "avg_repayment_days",
-    "late_share",
-    "recency_days",
-]
-_ID_NAMES = ("customerid", "custid", "clientid", "id", "customer")
-
-
-@dataclass
-class Dataset:
-    """Customers ready to segment: one row each, an id and numeric features."""
-
-    customers: pd.DataFrame
-    feature_set: str
-    model_features: list[str]
-    report: dict = field(default_factory=dict)
-    notices: list[str] = field(default_factory=list)
+__all__ = ["TRANSACTION_MODEL_FEATURES", "Dataset", "detect_feature_set", "fit_bundle", "load_dataset", "run"]
 
 
 def detect_feature_set(columns: list[str], mapping: dict | None = None) -> str:
-    """ "transactions" when the columns carry a customer, a date and an amount, else "table"."""
-    try:
-        resolve_columns(columns, mapping)
-        return "transactions"
-    except InputError:
-        if mapping and {"txn_date", "amount"} & set(mapping):
-            raise
-        return "table"
+    """The name of the feature set the columns look like (see :mod:`segmentation.feature_sets`)."""
+    return feature_sets.detect(columns, mapping)[0].name
 
 
 def load_dataset(
@@ -67,13 +39,41 @@ def load_dataset(
     late_after_days: int = 30,
     as_of=None,
     max_rejected_share: float = 0.05,
+    keep_duplicate_rows: bool = False,
+    cap_outliers: float | None = None,
+    engine: str = "duckdb",
+    rfm_rules: str | Path | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
 ) -> Dataset:
-    """Read ``source`` (file, frame or :class:`DatabaseSource`) into customers with features.
+    """Read ``source`` into customers with features, cleaned and reported.
 
-    A transactions file is aggregated with the feature SQL; a customer table is taken as it
-    is (an id column and its numeric columns). For a database source the feature SQL runs
-    inside the database.
+    Parameters
+    ----------
+    source : str, Path, DataFrame or DatabaseSource
+        CSV (any delimiter, with or without a BOM), Parquet or XLSX file, a frame, or a
+        table or query in a database (where the feature SQL then runs).
+    feature_set : str
+        "auto" (detected from the columns), or one of :data:`feature_sets.FEATURE_SETS`.
+    mapping : dict, optional
+        Role to column (``{"customer_id": "customerid", "txn_date": "approveddate"}``).
+    features : list of str, optional
+        The features to cluster on (a categorical column stands for its one-hot columns).
+    late_after_days, as_of, engine
+        For transactions and purchase logs; see :func:`transaction_features`.
+    max_rejected_share : float
+        Stop with :class:`InputError` when more than this share of rows is set aside.
+    keep_duplicate_rows : bool
+        Use rows that repeat an earlier row exactly instead of setting them aside.
+    cap_outliers : float, optional
+        Cap each model feature at this percentile and the opposite one (99: at the 1st and
+        99th percentiles).
+    rfm_rules : path, optional
+        Score-to-segment table for ``rfm_segment`` (default ``rules/rfm_segments.yaml``).
+
+    Returns
+    -------
+    Dataset
+        ``notices`` starts with the feature set chosen and why, then every cleaning rule.
     """
     con = con or duckdb.connect()
     if isinstance(source, pd.DataFrame):
@@ -83,99 +83,25 @@ def load_dataset(
     else:
         columns = open_relation(con, source, "source")
     if feature_set == "auto":
-        feature_set = detect_feature_set(columns, mapping)
-    if feature_set == "transactions":
-        options = {
-            "mapping": mapping,
-            "late_after_days": late_after_days,
-            "as_of": as_of,
-            "max_rejected_share": max_rejected_share,
-        }
-        if isinstance(source, DatabaseSource):
-            customers, report = source.features(**options)
-        else:
-            customers, report = transaction_features(source, con=con, **options)
-        notices = [f"feature set: transactions (columns {_roles(report)})"]
-        if features:
-            chosen = _check_features(features, list(customers.columns[1:]))
-        else:
-            # Without repayments (a purchase log, or only open loans) the repayment features
-            # are empty for everyone: leave them out rather than fail.
-            chosen = [f for f in TRANSACTION_MODEL_FEATURES if customers[f].notna().any()]
-            notices += [
-                f"{f}: no values (no repaid loans in the data), left out of the model"
-                for f in TRANSACTION_MODEL_FEATURES
-                if f not in chosen
-            ]
-        notices += [f"set aside {r.message}" for r in report.rejections]
-        return Dataset(customers, "transactions", chosen, report.to_dict(), notices)
-    if feature_set == "table":
-        if isinstance(source, pd.DataFrame):
-            frame = source
-        elif isinstance(source, DatabaseSource):
-            frame = source.frame()
-        else:
-            frame = con.execute("SELECT * FROM source").df()
-        return _customer_table(frame, mapping, features)
-    raise InputError(f"unknown feature set {feature_set!r}; use auto, transactions or table")
-
-
-def _roles(report: FeatureReport | dict) -> str:
-    cols = report["columns"] if isinstance(report, dict) else report.columns
-    return ", ".join(f"{role}={col}" for role, col in cols.items() if col)
-
-
-def _check_features(wanted: list[str], available: list[str]) -> list[str]:
-    missing = [f for f in wanted if f not in available]
-    if missing:
-        raise InputError(f"no feature named {missing[0]!r}; available: {', '.join(available)}")
-    return list(wanted)
-
-
-def _customer_table(frame: pd.DataFrame, mapping: dict | None, features: list[str] | None) -> Dataset:
-    frame = frame.copy()
-    frame.columns = [str(c) for c in frame.columns]
-    if frame.empty:
-        raise InputError("the input has no rows (only a header?)")
-    id_col = (mapping or {}).get("customer_id")
-    if id_col is None:
-        norm = {c.lower().replace("_", "").replace(" ", ""): c for c in frame.columns}
-        id_col = next((norm[n] for n in _ID_NAMES if n in norm), frame.columns[0])
-    elif id_col not in frame.columns:
-        raise InputError(f"--map customer_id={id_col}: no such column; found {', '.join(frame.columns)}")
-    ids = frame[id_col].astype("string").str.strip()
-    if ids.isna().any():
-        raise InputError(f"id column {id_col!r}: {int(ids.isna().sum()):,} rows have no id")
-    dup = ids[ids.duplicated()]
-    if len(dup):
-        raise InputError(f"id column {id_col!r}: {len(dup):,} duplicate ids, e.g. {dup.iloc[0]!r}")
-    numeric, notices = {}, []
-    for name in frame.columns:
-        if name == id_col:
-            continue
-        raw = frame[name]
-        values = pd.to_numeric(raw, errors="coerce")
-        given = raw.notna() & (raw.astype("string").str.strip() != "")
-        bad = given & values.isna()
-        if given.sum() and bad.sum() <= 0.05 * given.sum():
-            numeric[name] = values.astype(float)
-            if bad.any():
-                notices.append(
-                    f"{name}: {int(bad.sum()):,} values are not numbers "
-                    f"(e.g. {raw[bad].iloc[0]!r}), treated as missing"
-                )
-        else:
-            notices.append(f"{name}: not numeric, left out")
-    if not numeric:
-        raise InputError(f"no numeric column to segment on; found {', '.join(frame.columns)}")
-    customers = pd.DataFrame({"customer_id": ids.astype(str), **numeric})
-    chosen = _check_features(features or list(numeric), list(numeric))
-    constant = [c for c in chosen if customers[c].nunique(dropna=True) <= 1]
-    if constant and len(constant) == len(chosen):
-        raise InputError(f"every feature is constant ({', '.join(constant)}): nothing to segment on")
-    notices.insert(0, f"feature set: table (id column {id_col!r}, {len(chosen)} features)")
-    report = {"rows_in": len(frame), "rows_used": len(frame), "rows_rejected": 0, "id_column": id_col}
-    return Dataset(customers, "table", chosen, report, notices)
+        chosen, reason = feature_sets.detect(columns, mapping)
+        reason = f"detected: {reason}"
+    else:
+        chosen, reason = feature_sets.get(feature_set), "set with --feature-set"
+    options = LoadOptions(
+        mapping=mapping,
+        features=features,
+        late_after_days=late_after_days,
+        as_of=as_of,
+        max_rejected_share=max_rejected_share,
+        keep_duplicate_rows=keep_duplicate_rows,
+        cap_outliers=cap_outliers,
+        engine=engine,
+        rfm_rules=str(rfm_rules) if rfm_rules else None,
+    )
+    dataset = chosen.load(source, con, columns, options)
+    dataset.reason = reason
+    dataset.notices.insert(0, f"feature set: {chosen.name} ({chosen.headline(dataset)}); {reason}")
+    return dataset
 
 
 def fit_bundle(
@@ -185,20 +111,38 @@ def fit_bundle(
     k_range=(2, 10),
     rules_path: str | Path | None = None,
     min_segment_share: float = 0.01,
+    max_segments: int | None = None,
+    algorithm: str = "auto",
+    n_stability: int = 5,
     random_state: int = 0,
     progress: bool | None = False,
 ) -> Bundle:
-    """Fit a :class:`Segmenter` on ``dataset`` and wrap it with its segment book."""
+    """Fit a :class:`Segmenter` on ``dataset`` and wrap it with its segment book.
+
+    ``rules_path`` defaults to the rule table of the dataset's feature set; the other
+    parameters are the :class:`Segmenter`'s.
+    """
     rules = Rules.load(rules_path, dataset.feature_set)
     model = Segmenter(
         n_clusters=k,
         k_range=tuple(k_range),
+        algorithm=algorithm,
+        log_features=dataset.log_features,
         min_segment_share=min_segment_share,
+        max_segments=max_segments,
+        n_stability=n_stability,
         random_state=random_state,
     ).fit(dataset.customers[dataset.model_features], progress=progress)
-    settings = {k_: v for k_, v in dataset.report.items() if k_ in ("as_of", "late_after_days", "columns")}
+    keys = ("as_of", "late_after_days", "columns", "id_column", "rfm_rules")
+    settings = {k_: v for k_, v in dataset.report.items() if k_ in keys}
+    settings["feature_set_reason"] = dataset.reason
     return Bundle.from_model(
-        model, dataset.customers, feature_set=dataset.feature_set, rules=rules, settings=settings
+        model,
+        dataset.customers,
+        feature_set=dataset.feature_set,
+        rules=rules,
+        settings=settings,
+        rfm_rules=dataset.report.get("rfm_rules"),
     )
 
 
@@ -219,12 +163,13 @@ def run(
     """Everything from one input into ``out_dir``.
 
     ``options`` go to :func:`load_dataset` (feature_set, mapping, features, late_after_days,
-    as_of, max_rejected_share) and :func:`fit_bundle` (k, k_range, rules_path,
-    min_segment_share, random_state).
+    as_of, max_rejected_share, keep_duplicate_rows, cap_outliers, engine, rfm_rules) and
+    :func:`fit_bundle` (k, k_range, rules_path, min_segment_share, max_segments, algorithm,
+    n_stability, random_state).
     """
     from tqdm.auto import tqdm
 
-    load_keys = {"feature_set", "mapping", "features", "late_after_days", "as_of", "max_rejected_share"}
+    load_keys = set(LoadOptions.__dataclass_fields__) | {"feature_set"}
     load_opts = {k: v for k, v in options.items() if k in load_keys}
     fit_opts = {k: v for k, v in options.items() if k not in load_keys}
     out = Path(out_dir)
@@ -247,8 +192,13 @@ def run(
         "segment_profiles": write_table(bundle.segments, out / "segment_profiles.csv"),
         "feature_anova": write_table(bundle.anova, out / "feature_anova.csv"),
         "k_selection": write_table(pd.DataFrame(bundle.metadata["k_selection"]), out / "k_selection.csv"),
+        "pca": write_table(projection_table(bundle, segments), out / "pca.csv"),
         "model": bundle.save(out / "model"),
     }
+    (out / "segment_rfm_crosstab.csv").unlink(missing_ok=True)
+    if bundle.rfm_crosstab is not None:
+        files["rfm_crosstab"] = out / "segment_rfm_crosstab.csv"
+        bundle.rfm_crosstab.to_csv(files["rfm_crosstab"])
     report_path = out / "cleaning_report.json"
     report_path.write_text(json.dumps(dataset.report, indent=2, default=str))
     files["cleaning_report"] = report_path
@@ -259,20 +209,35 @@ def run(
     db.unlink(missing_ok=True)
     # A database source's checked rows live in that database, not in this DuckDB connection.
     in_duckdb = not isinstance(source, DatabaseSource)
-    if dataset.feature_set == "transactions" and transactions_table and in_duckdb:
+    if dataset.feature_set in ("transactions", "purchases") and transactions_table and in_duckdb:
         _write_transactions(con, db)
-    write_sqlite(
-        db,
-        {
-            "customer_features": dataset.customers,
-            "customer_segments": segments,
-            "segment_profiles": bundle.segments,
-        },
-    )
+    tables = {
+        "customer_features": dataset.customers,
+        "customer_segments": segments,
+        "segment_profiles": bundle.segments,
+    }
+    if bundle.rfm_crosstab is not None:
+        tables["segment_rfm_crosstab"] = bundle.rfm_crosstab.reset_index()
+    write_sqlite(db, tables)
     files["database"] = db
     steps.update()
     steps.close()
     return RunResult(out, bundle, segments, dataset, files)
+
+
+def projection_table(bundle: Bundle, scored: pd.DataFrame) -> pd.DataFrame:
+    """customer_id, pc1, pc2, segment, segment_name: the customers on the model's first two
+    principal components, for a scatter plot (pca.csv)."""
+    P = bundle.project(scored)
+    return pd.DataFrame(
+        {
+            "customer_id": scored["customer_id"],
+            "pc1": P[:, 0],
+            "pc2": P[:, 1] if P.shape[1] > 1 else 0.0,  # one feature: one component
+            "segment": scored["segment"],
+            "segment_name": scored["segment_name"],
+        }
+    )
 
 
 def _write_transactions(con: duckdb.DuckDBPyConnection, db: Path) -> None:

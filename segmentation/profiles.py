@@ -70,3 +70,19 @@ def anova_table(features: pd.DataFrame, labels) -> pd.DataFrame:
         .sort_values("f_statistic", ascending=False, na_position="last")
         .reset_index(drop=True)
     )
+
+
+def crosstab(labels, groups, segments: pd.DataFrame, order: list[str] | None = None) -> pd.DataFrame:
+    """Customers per segment (rows, with its name) and per group (columns, e.g. the named RFM
+    segments, in ``order`` when given, else largest first), with row and column totals."""
+    table = pd.crosstab(
+        pd.Series(np.asarray(labels), name="segment"), pd.Series(np.asarray(groups), name=None)
+    )
+    columns = [c for c in (order or []) if c in table] or list(table.sum().sort_values(ascending=False).index)
+    table = table[columns + [c for c in table if c not in columns]]
+    table["total"] = table.sum(axis=1)
+    table.loc["total"] = table.sum()
+    names = segments.set_index("segment")["segment_name"]
+    table.insert(0, "segment_name", [names.get(i, "all segments") for i in table.index])
+    table.columns.name = None
+    return table

@@ -10,6 +10,7 @@ CRITERIA = {
     "silhouette": "the highest silhouette",
     "calinski_harabasz": "the highest Calinski-Harabasz",
     "davies_bouldin": "the lowest Davies-Bouldin",
+    "bic": "the lowest BIC (Gaussian mixture only)",
 }
 
 
@@ -34,20 +35,28 @@ def knee(ks, inertia) -> int | None:
 def preferences(table: pd.DataFrame) -> dict[str, int | None]:
     """The k each criterion prefers among the eligible rows of a per-k table."""
     ok = table[table["eligible"]]
+    names = [c for c in CRITERIA if c != "bic" or "bic" in table]
     if ok.empty:
-        return dict.fromkeys(CRITERIA)
-    return {
+        return dict.fromkeys(names)
+    prefs = {
         "elbow": knee(ok["k"], ok["inertia"]),
         "silhouette": int(ok.loc[ok["silhouette"].idxmax(), "k"]),
         "calinski_harabasz": int(ok.loc[ok["calinski_harabasz"].idxmax(), "k"]),
         "davies_bouldin": int(ok.loc[ok["davies_bouldin"].idxmin(), "k"]),
     }
+    if "bic" in names:
+        prefs["bic"] = int(ok.loc[ok["bic"].idxmin(), "k"])
+    return prefs
 
 
-def choose_k(table: pd.DataFrame, min_segment_share: float) -> tuple[int, dict, str]:
+def choose_k(
+    table: pd.DataFrame, min_segment_share: float, max_segments: int | None = None
+) -> tuple[int, dict, str]:
     """Pick k by majority vote of the criteria; ties go to the higher silhouette.
 
-    Returns the k, each criterion's preference, and a sentence saying why k won.
+    Only eligible rows (``eligible``: every segment at least ``min_segment_share`` of the
+    customers, at most ``max_segments`` segments) take part. Returns the k, each criterion's
+    preference, and a sentence saying why k won.
     """
     prefs = preferences(table)
     if all(v is None for v in prefs.values()):
@@ -77,10 +86,16 @@ def choose_k(table: pd.DataFrame, min_segment_share: float) -> tuple[int, dict, 
         reason += ", tie broken by the higher silhouette"
     if others:
         reason += f"; {others}"
-    excluded = table.loc[~table["eligible"], "k"].tolist()
+    too_many = table["k"] > max_segments if max_segments is not None else table["k"] < 0
+    excluded = table.loc[~table["eligible"] & ~too_many, "k"].tolist()
     if excluded:
         reason += (
             f"; k={', '.join(map(str, excluded))} left out: a segment under "
             f"{min_segment_share:.0%} of customers"
+        )
+    if too_many.any():
+        reason += (
+            f"; k={', '.join(map(str, table.loc[too_many, 'k']))} left out: more than "
+            f"{max_segments} segments (--max-segments)"
         )
     return int(k), prefs, reason

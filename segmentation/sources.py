@@ -22,9 +22,28 @@ REQUIRED_ROLES = ("customer_id", "txn_date", "amount")
 # Other spellings seen in the field, compared after normalisation (lower case, letters and
 # digits only), so "CustomerID", "customer id" and "Customer_ID" all match customer_id.
 _ALIASES = {
-    "customer_id": ("customerid", "custid", "clientid", "borrowerid", "userid"),
-    "txn_date": ("txndate", "transactiondate", "date", "loandate", "disbursementdate"),
-    "amount": ("amount", "txnamount", "transactionamount", "loanamount", "value"),
+    "customer_id": ("customerid", "custid", "clientid", "borrowerid", "userid", "customer"),
+    "txn_date": (
+        "txndate",
+        "transactiondate",
+        "date",
+        "loandate",
+        "disbursementdate",
+        "orderdate",
+        "purchasedate",
+        "invoicedate",
+    ),
+    "amount": (
+        "amount",
+        "txnamount",
+        "transactionamount",
+        "loanamount",
+        "value",
+        "orderamount",
+        "purchaseamount",
+        "ordervalue",
+        "sales",
+    ),
     "repayment_date": ("repaymentdate", "repaiddate", "repaydate", "paiddate"),
     "due_date": ("duedate", "loanduedate"),
 }

@@ -393,7 +393,8 @@ def test_postgres_staging_reads_messy_text_like_duckdb(postgres, pg_db, tmp_path
     ]
     rows = pd.DataFrame(EDGE_ROWS * 4 + odd, columns=["customer_id", "txn_date", "amount", "repayment_date", "due_date"])
     Database(postgres.url(pg_db)).replace_tables({"raw_loans": rows.replace({"": None})})  # all text columns
-    options = {"as_of": "2024-04-01", "max_rejected_share": 0.5}
+    # EDGE_ROWS * 4: three of every four copies are exact duplicates, set aside in both engines.
+    options = {"as_of": "2024-04-01", "max_rejected_share": 0.9}
     in_pg, pg_report = DatabaseSource(postgres.url(pg_db), table="raw_loans").features(**options)
     rows.to_csv(tmp_path / "raw.csv", index=False)
     in_duckdb, duck_report = transaction_features(tmp_path / "raw.csv", **options)
@@ -402,7 +403,8 @@ def test_postgres_staging_reads_messy_text_like_duckdb(postgres, pg_db, tmp_path
     assert [(r.reason, r.n_rows, r.example) for r in pg_report.rejections] == [
         (r.reason, r.n_rows, r.example) for r in duck_report.rejections
     ]
-    assert pg_report.rows_rejected == 12
+    assert pg_report.rows_rejected == 12 + 3 * len(EDGE_ROWS)
+    assert pg_report.rejections[0].reason == "duplicate_row"
 
 
 @pytest.mark.parametrize("command", ["score", "sql"])
@@ -417,7 +419,9 @@ def test_postgres_column_types_give_the_same_features(postgres, pg_db, tmp_path)
 
     rows = pd.DataFrame(EDGE_ROWS * 3, columns=["customer_id", "txn_date", "amount", "repayment_date", "due_date"])
     rows.to_csv(tmp_path / "edge.csv", index=False)
-    expected, _ = transaction_features(tmp_path / "edge.csv", as_of="2024-04-01")
+    # The copies are meant as repeat loans here, not double entries.
+    options = {"as_of": "2024-04-01", "keep_duplicate_rows": True}
+    expected, _ = transaction_features(tmp_path / "edge.csv", **options)
     types = "customer_id varchar(20), txn_date timestamptz, amount double precision, repayment_date timestamp, due_date varchar"
     with postgres.connect(pg_db) as con:
         con.execute(f"CREATE TABLE typed_loans ({types})")
@@ -425,7 +429,7 @@ def test_postgres_column_types_give_the_same_features(postgres, pg_db, tmp_path)
             for row in rows.replace({"": None}).itertuples(index=False):
                 copy.write_row(row)
         con.execute("CREATE TABLE int_dates AS SELECT customer_id, 20240105 AS txn_date, amount FROM typed_loans")
-    got, report = DatabaseSource(postgres.url(pg_db), table="typed_loans").features(as_of="2024-04-01")
+    got, report = DatabaseSource(postgres.url(pg_db), table="typed_loans").features(**options)
     pd.testing.assert_frame_equal(got, expected, rtol=1e-12)
-    with pytest.raises(InputError, match=r"no usable rows: 30 of 30 rows: txn_date is not a date, e.g. '20240105'"):
+    with pytest.raises(InputError, match=r"no usable rows: 9 of 30 rows: txn_date is not a date, e.g. '20240105'; 21 of 30 rows are exact copies"):
         DatabaseSource(postgres.url(pg_db), table="int_dates").features()

@@ -126,7 +126,10 @@ def test_bad_rows_are_counted_reported_and_left_out(tmp_path):
         columns=good.columns,
     )
     rows = pd.concat([good] * 20 + [bad], ignore_index=True)
-    features, report = transaction_features(write_csv(rows, tmp_path / "t.csv"), as_of="2024-04-01")
+    # the 20 copies of the good rows are exact duplicates: kept here on purpose
+    features, report = transaction_features(
+        write_csv(rows, tmp_path / "t.csv"), as_of="2024-04-01", keep_duplicate_rows=True
+    )
     reasons = {r.reason: r.n_rows for r in report.rejections}
     assert reasons == {
         "txn_date_invalid": 1,

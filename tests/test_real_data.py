@@ -25,3 +25,48 @@ def test_loans_file_end_to_end(tmp_path, cli):
     assert features["avg_txn_amount"].between(3_000, 60_000).all()
     profiles = pd.read_csv(tmp_path / "o" / "segment_profiles.csv")
     assert 2 <= len(profiles) <= 10 and profiles["segment_name"].is_unique
+
+
+def test_credit_card_file_end_to_end(tmp_path, cli):
+    path = shared_file("CC_GENERAL.csv")
+    code, out, err = cli("run", path, "--out", tmp_path / "o")
+    assert code == 0, err
+    assert "feature set: creditcard" in err and "17 of the 17 credit-card behaviour columns" in err
+    report = json.loads((tmp_path / "o" / "cleaning_report.json").read_text())
+    rules = {(r["reason"], r["column"]): r for r in report["rules"]}
+    assert rules[("missing_value", "MINIMUM_PAYMENTS")]["n_rows"] == 313
+    assert rules[("missing_value", "CREDIT_LIMIT")]["n_rows"] == 1
+    assert rules[("missing_value", "CREDIT_LIMIT")]["example"] == "C15349"
+    assert rules[("frequency_above_1", "CASH_ADVANCE_FREQUENCY")]["n_rows"] == 8
+    assert rules[("balance_above_limit", "BALANCE")]["n_rows"] == 227
+    assert report["rows_in"] == report["rows_used"] == 8_950 and report["rows_set_aside"] == 0
+    seg = pd.read_csv(tmp_path / "o" / "customer_segments.csv")
+    assert len(seg) == 8_950 and seg["segment"].notna().all() and seg["customer_id"].is_unique
+    assert seg["segment_name"].str.endswith("cardholders").all()
+    assert len(pd.read_csv(tmp_path / "o" / "pca.csv")) == 8_950
+
+
+def test_mall_customers_keep_their_ids(tmp_path, cli):
+    path = shared_file("Mall_Customers.csv")
+    code, out, err = cli("run", path, "--out", tmp_path / "o")
+    assert code == 0, err
+    assert "feature set: table (id column 'CustomerID', 3 features)" in err
+    assert "Genre: categorical (2 values), one-hot encoded" in err
+    seg = pd.read_csv(tmp_path / "o" / "customer_segments.csv", dtype={"customer_id": str})
+    assert len(seg) == 200 and seg["customer_id"].iloc[0] == "0001" and seg["customer_id"].str.len().eq(4).all()
+    meta = json.loads((tmp_path / "o" / "model" / "metadata.json").read_text())
+    assert meta["features"] == ["Age", "Annual Income (k$)", "Spending Score (1-100)"]
+    assert {"Genre=Female", "Genre=Male"} <= set(meta["profile_features"])
+
+
+def test_customer_segmentation_table_end_to_end(tmp_path, cli):
+    path = shared_file("customer_segmentation_data.csv")
+    code, out, err = cli("run", path, "--out", tmp_path / "o", "--max-segments", "6")
+    assert code == 0, err
+    assert "feature set: table (id column 'id', 6 features)" in err
+    assert "preferred_category: categorical" in err and "gender: categorical" in err
+    report = json.loads((tmp_path / "o" / "cleaning_report.json").read_text())
+    assert report["rows_in"] == report["rows_used"] == 1_000
+    assert not [r for r in report["rules"] if r["reason"] == "missing_value"]  # the file has no gaps
+    seg = pd.read_csv(tmp_path / "o" / "customer_segments.csv")
+    assert len(seg) == 1_000 and 2 <= seg["segment"].nunique() <= 6

@@ -4,6 +4,7 @@ CREATE TEMP VIEW checked AS
 SELECT
     staged.*,
     CASE
+        WHEN copy_no > 1 THEN 'duplicate_row'
         WHEN customer_id IS NULL THEN 'customer_id_missing'
         WHEN txn_day IS NULL THEN 'txn_date_invalid'
         WHEN amount IS NULL THEN 'amount_invalid'
@@ -13,6 +14,7 @@ SELECT
         WHEN due_date_raw IS NOT NULL AND due_day IS NULL THEN 'due_date_invalid'
     END AS reject_reason,
     CASE
+        WHEN copy_no > 1 THEN COALESCE(customer_id, '') || ' / ' || COALESCE(txn_date_raw, '') || ' / ' || COALESCE(amount_raw, '')
         WHEN customer_id IS NULL THEN COALESCE(txn_date_raw, '') || ' / ' || COALESCE(amount_raw, '')
         WHEN txn_day IS NULL THEN COALESCE(txn_date_raw, '(empty)')
         WHEN amount IS NULL OR amount < 0 THEN COALESCE(amount_raw, '(empty)')

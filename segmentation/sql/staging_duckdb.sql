@@ -4,12 +4,15 @@
 -- 1970-01-01) so that the feature SQL needs only portable integer arithmetic.
 -- {source}: a DuckDB relation (read_csv(...), read_parquet(...), a table).
 -- {due_date}: the due-date column expression, or NULL when there is none.
+-- {copy_no}: 1, or ROW_NUMBER() over all source columns: a row with copy_no > 1 repeats an
+-- earlier row exactly (set aside by checks.sql).
 CREATE OR REPLACE TEMP TABLE staged AS
 WITH typed AS (
     SELECT
         NULLIF(TRIM(CAST({customer_id} AS VARCHAR)), '') AS customer_id,
         CAST({txn_date} AS VARCHAR) AS txn_date_raw,
         CAST({amount} AS VARCHAR) AS amount_raw,
+        {copy_no} AS copy_no,
         NULLIF(TRIM(CAST({repayment_date} AS VARCHAR)), '') AS repayment_date_raw,
         NULLIF(TRIM(CAST({due_date} AS VARCHAR)), '') AS due_date_raw,
         CAST(date_diff('day', DATE '1970-01-01', TRY_CAST(TRY_CAST({txn_date} AS TIMESTAMP) AS DATE)) AS INTEGER) AS txn_day,
@@ -20,5 +23,5 @@ WITH typed AS (
 )
 SELECT
     customer_id, txn_day, amount, repay_day, due_day,
-    txn_date_raw, amount_raw, repayment_date_raw, due_date_raw
+    txn_date_raw, amount_raw, repayment_date_raw, due_date_raw, copy_no
 FROM typed

@@ -8,6 +8,8 @@
 -- Day numbers are days since 1970-01-01.
 -- {source}: a relation (the temp view over the user's table or query).
 -- {due_date}: the due-date column expression, or NULL when there is none.
+-- {copy_no}: 1, or ROW_NUMBER() over all source columns: a row with copy_no > 1 repeats an
+-- earlier row exactly (set aside by checks.sql).
 SET datestyle TO 'ISO, YMD';
 -- Room to group a million customers in memory (this session only; the default is 4MB).
 SET work_mem TO '256MB';
@@ -78,7 +80,8 @@ WITH typed AS (
         CAST({txn_date} AS text) AS txn_date_raw,
         CAST({amount} AS text) AS amount_raw,
         NULLIF(TRIM(CAST({repayment_date} AS text)), '') AS repayment_date_raw,
-        NULLIF(TRIM(CAST({due_date} AS text)), '') AS due_date_raw
+        NULLIF(TRIM(CAST({due_date} AS text)), '') AS due_date_raw,
+        {copy_no} AS copy_no
     FROM {source}
 )
 SELECT
@@ -87,7 +90,7 @@ SELECT
     pg_temp.amount_number(amount_value) AS amount,
     pg_temp.day_number(repayment_date_value) AS repay_day,
     pg_temp.day_number(due_date_value) AS due_day,
-    txn_date_raw, amount_raw, repayment_date_raw, due_date_raw
+    txn_date_raw, amount_raw, repayment_date_raw, due_date_raw, copy_no
 FROM typed;
 
 ANALYZE staged;
