@@ -1,7 +1,8 @@
 """Benchmarks: ours against the usual notebook way, as ratios taken in the same run.
 
     python -m benchmarks.harness --smoke        # seconds; what CI runs
-    python -m benchmarks.harness                # full: 1M and 10M transactions, 100k and 1M customers
+    python -m benchmarks.harness                # full: 1M and 10M transactions, 100k and 1M customers,
+                                                # TabPy at 1k-100k rows, SQL scoring and dashboard at 1M
 
 Each measured call runs in a fresh process (spawn) so its peak memory (max RSS) is its own.
 Writes a markdown table (what, size, ours, alternative, ratio, peak memory) to stdout and to
@@ -180,6 +181,38 @@ def bench_dashboard(sizes: list[int]) -> list[str]:
     return out
 
 
+def tabpy_results(sizes: list[int]) -> list[dict]:
+    from benchmarks.tabpy_bench import bench
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return bench(sizes, Path(tmp))
+
+
+def bench_tabpy(sizes: list[int]) -> list[Row]:
+    _, peak, results = isolated(tabpy_results, sizes)
+    return [
+        Row("TabPy segment_assign, /evaluate end to end", f"{r['rows']:,} rows", r["remote_s"],
+            "the same call in-process", r["local_s"], r["server_peak_mb"],
+            f"{r['json_mb']:.1f} MB of JSON; memory: the TabPy server's peak (the client's {peak:,.0f} MB); "
+            "ratio under 1: the cost of TabPy's JSON round trips")
+        for r in results
+    ]
+
+
+def sql_scoring_result(customers: int, workdir: str) -> dict:
+    from benchmarks.sql_scoring_bench import bench
+
+    return bench(customers, workdir, repeat=3)
+
+
+def bench_sql_scoring(root: Path, customers: int) -> list[Row]:
+    _, peak, r = isolated(sql_scoring_result, customers, str(root))
+    note = (f"same segment as Python on all {r['customers']:,} rows: {r['same']}; "
+            f"scikit-learn's predict {r['sklearn_s']:.2f} s; memory includes making the demo data")
+    return [Row("assign in SQL (DuckDB, `segmentation sql`)", f"{r['customers']:,} customers", r["sql_s"],
+                "Python Bundle.predict", r["python_s"], peak, note)]
+
+
 def machine() -> str:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}"
@@ -191,9 +224,10 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(Path(__file__).with_name("results.md")))
     args = parser.parse_args(argv)
     if args.smoke:
-        txn, customers, notebook_max, dash = [20_000], [2_000], 2_000, [2_000]
+        txn, customers, notebook_max, dash, tabpy, scoring = [20_000], [2_000], 2_000, [2_000], [1_000], 2_000
     else:
-        txn, customers, notebook_max, dash = [1_000_000, 10_000_000], [100_000, 1_000_000], 20_000, [10_000, 100_000, 1_000_000]
+        txn, customers, notebook_max = [1_000_000, 10_000_000], [100_000, 1_000_000], 20_000
+        dash, tabpy, scoring = [10_000, 100_000, 1_000_000], [1_000, 10_000, 100_000], 1_000_000
     lines = [
         f"Machine: {machine()}. Command: `{'make bench-smoke' if args.smoke else 'make bench'}`.",
         "",
@@ -203,9 +237,16 @@ def main(argv=None) -> int:
     print("\n".join(lines), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        for row in bench_features(root, txn) + bench_fit(root, customers, notebook_max):
-            lines.append(row.markdown())
-            print(lines[-1], flush=True)
+        groups = (
+            lambda: bench_features(root, txn),
+            lambda: bench_fit(root, customers, notebook_max),
+            lambda: bench_tabpy(tabpy),
+            lambda: bench_sql_scoring(root, scoring),
+        )
+        for group in groups:
+            for row in group():
+                lines.append(row.markdown())
+                print(lines[-1], flush=True)
     for line in bench_dashboard(dash):
         lines.append(line)
         print(line, flush=True)

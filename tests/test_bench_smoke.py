@@ -12,6 +12,14 @@ def test_smoke_benchmarks_write_a_table(tmp_path):
     assert lines[0].startswith("Machine: ") and "cores" in lines[0]
     rows = [line for line in lines if line.startswith("| ") and not line.startswith("| what")]
     whats = {row.split("|")[1].strip() for row in rows}
-    assert {"features from CSV (DuckDB)", "fit, automatic k 2-10", "dashboard filter change (server)"} <= whats
+    assert {
+        "features from CSV (DuckDB)",
+        "fit, automatic k 2-10",
+        "TabPy segment_assign, /evaluate end to end",
+        "assign in SQL (DuckDB, `segmentation sql`)",
+        "dashboard filter change (server)",
+    } <= whats
     fit = next(r for r in rows if r.startswith("| fit"))
     assert "same k: True" in fit  # the usual way and ours agree on the demo data
+    scoring = next(r for r in rows if r.startswith("| assign in SQL"))
+    assert "same segment as Python on all 2,000 rows: True" in scoring
