@@ -20,6 +20,7 @@ import pandas as pd
 from dash import Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
+from segmentation import feature_sets
 from segmentation.errors import InputError
 from segmentation.exports import neutralise_formulas
 from segmentation.pipeline import detect_feature_set
@@ -29,6 +30,12 @@ from .layout import SLIDER_SLOTS
 from .state import ViewState, build_query, parse_query
 
 KPI_IDS = [ids.KPI_CUSTOMERS, ids.KPI_TOTAL_AMOUNT, ids.KPI_AVG_AMOUNT, ids.KPI_REPAYMENT_DAYS, ids.KPI_LATE_SHARE]
+#: What the upload view says of a detected shape (others: the feature set's title).
+UPLOAD_SHAPES = {
+    "transactions": "transactions (features are computed from the rows)",
+    "purchases": "purchase log (recency, frequency, monetary value and RFM scores are computed from the rows)",
+    "table": "customer table (pick the id column and the features)",
+}
 
 
 # -- plain functions ---------------------------------------------------------------------------
@@ -139,16 +146,21 @@ def panels(ws: data.Workspace, search: str | None, selection: dict | None) -> di
     base = data.filter_mask(ws, state.filters())
     mask = base if selection is None else data.filter_mask(ws, state.filters(selection))
     names = segment_names(ws)
-    if ws.has("avg_txn_amount") and ws.has("txn_count"):
+    roles = ws.roles
+    if "x" in roles:
         shown, total = data.scatter_sample(ws, base, figures.MAX_POINTS)
-        scatter = figures.scatter_amount_frequency(shown, total, names, state.log_axes)
+        scatter = figures.scatter_amount_frequency(
+            shown, total, names, state.log_axes, roles["x"].label.lower(), roles["y"].label.lower()
+        )
     else:
-        scatter = figures.message_figure("This panel needs avg_txn_amount and txn_count")
+        scatter = figures.message_figure("This data has fewer than two numeric features to plot")
+    box = roles.get("box")
     n = int(mask.sum())
     return {
         "kpis": data.kpis(ws, mask),
         "scatter": scatter,
-        "box": figures.box_repayment(data.box_table(ws, mask, "avg_repayment_days"), names),
+        "box": figures.box_by_segment(data.box_table(ws, mask, box.column) if box else None, names,
+                                      box.label if box else "Repayment days"),
         "ternary": figures.ternary_rfm(data.rfm_counts(ws, mask), names),
         "count": f"{n:,} of {len(ws.frame):,} customers shown",
         "selection_note": "" if selection is None else f"Scatter selection: {n:,} customers (applies to every other panel)",
@@ -398,6 +410,7 @@ def register(app, store: data.DataStore, *, max_upload_bytes: int, manager) -> N
     @app.callback(
         *[Output(k, "children") for k in KPI_IDS],
         *[Output(f"{k}-delta", "children") for k in KPI_IDS],
+        *[Output(f"{k}-label", "children") for k in KPI_IDS],
         Output(ids.SCATTER, "figure"),
         Output(ids.BOX_REPAYMENT, "figure"),
         Output(ids.TERNARY, "figure"),
@@ -418,7 +431,8 @@ def register(app, store: data.DataStore, *, max_upload_bytes: int, manager) -> N
         # A new selection must not redraw the scatter it was drawn on (it would vanish).
         scatter = no_update if ctx.triggered_id == ids.SELECTION and selection is not None else out["scatter"]
         return (
-            *[c.value for c in cards], *[c.delta for c in cards], scatter, out["box"], out["ternary"],
+            *[c.value for c in cards], *[c.delta for c in cards], *[c.label for c in cards],
+            scatter, out["box"], out["ternary"],
             out["count"], out["selection_note"], (version or 0) + 1,
             f"{out['count']}; sort by clicking a column header. Rows load as you scroll.",
         )
@@ -488,8 +502,7 @@ def register(app, store: data.DataStore, *, max_upload_bytes: int, manager) -> N
         shape = info["feature_set"]
         facts = html.Div(
             f"{info['filename']}: {info['rows']:,} rows, {len(info['columns'])} columns; detected shape: "
-            + ("transactions (features are computed from the rows)" if shape == "transactions"
-               else "customer table (pick the id column and the features)"),
+            + UPLOAD_SHAPES.get(shape, f"{feature_sets.get(shape).title} (its known columns are used)"),
             className="small fw-semibold mb-2",
         )
         columns = [{"label": c, "value": c} for c in info["columns"]]

@@ -23,11 +23,14 @@ from matplotlib.path import Path as Polygon
 
 from segmentation import Bundle, fit_bundle, load_dataset
 from segmentation.errors import InputError
+from segmentation.feature_sets import Panel, panel_columns
 from segmentation.pipeline import Dataset
 from segmentation.rfm import rfm_scores
 
+from . import ids
+
 DEMO_ID = "demo"
-#: Sliders shown for these features when the data has them; otherwise the model's first three.
+#: Sliders shown first for these features when the data has them.
 SLIDER_FEATURES = ("txn_count", "avg_txn_amount", "avg_repayment_days", "recency_days")
 
 
@@ -89,11 +92,23 @@ class Workspace:
         return list(self.bundle.metadata.get("profile_features") or self.bundle.features)
 
     def slider_features(self) -> list[str]:
-        present = [f for f in SLIDER_FEATURES if f in self.frame.columns and self.frame[f].notna().any()]
-        return present or self.bundle.features[:3]
+        """Up to four features to filter on: the usual loan ones, then the shape's panel columns,
+        then the model's features."""
+        roles = [self.roles[r].column for r in ("count", "amount", "mean", "box", "total") if r in self.roles]
+        candidates = [*SLIDER_FEATURES, *roles, *self.bundle.features]
+        return [f for f in dict.fromkeys(candidates) if self.has(f)][:4]
 
     def has(self, column: str) -> bool:
         return column in self.frame.columns and bool(self.frame[column].notna().any())
+
+    @property
+    def roles(self) -> dict[str, Panel]:
+        """The columns of this data shape that fill the panels (amount, count, box, x, y, ...),
+        as the library's feature set declares them; only columns with values."""
+        if "__roles" not in self._arrays:
+            declared = panel_columns(self.feature_set, self.frame.columns, self.bundle.features)
+            self._arrays["__roles"] = {role: p for role, p in declared.items() if self.has(p.column)}
+        return self._arrays["__roles"]
 
     def pca(self) -> np.ndarray:
         """2-D projection of the customers in the model's scaled space (computed once)."""
@@ -131,7 +146,9 @@ def filter_mask(ws: Workspace, filters: Filters) -> np.ndarray:
 
 def _in_selection(ws: Workspace, sel: dict) -> np.ndarray:
     """Customers inside the scatter's box or lasso, over all customers (not only plotted ones)."""
-    x, y = ws.array("avg_txn_amount"), ws.array("txn_count")
+    if "x" not in ws.roles:
+        return np.ones(len(ws.frame), dtype=bool)
+    x, y = ws.array(ws.roles["x"].column), ws.array(ws.roles["y"].column)
     xs, ys = np.asarray(sel["x"], dtype=float), np.asarray(sel["y"], dtype=float)
     if sel.get("lasso"):
         inside = Polygon(np.column_stack([xs, ys])).contains_points(np.column_stack([x, y]))
@@ -150,49 +167,61 @@ class Kpi:
     applies: bool = True
 
 
-def kpis(ws: Workspace, mask: np.ndarray) -> list[Kpi]:
-    """The KPI cards for the customers kept by ``mask``."""
-    from . import ids
+#: The KPI cards after "Customers": card id, panel role, label when the data has no such role.
+KPI_CARDS = (
+    (ids.KPI_TOTAL_AMOUNT, "total", "Total amount"),
+    (ids.KPI_AVG_AMOUNT, "amount", "Avg transaction amount"),
+    (ids.KPI_REPAYMENT_DAYS, "mean", "Avg repayment days"),
+    (ids.KPI_LATE_SHARE, "share", "Late-repayment share"),
+)
 
+
+def kpis(ws: Workspace, mask: np.ndarray) -> list[Kpi]:
+    """The KPI cards for the customers kept by ``mask``, labelled for the data's shape."""
     total, n = len(ws.frame), int(mask.sum())
     out = [Kpi(ids.KPI_CUSTOMERS, "Customers", f"{n:,}", f"{n / total:.1%} of {total:,}")]
     everyone = np.ones(total, dtype=bool)
-
-    def card(kpi_id, label, column, fn, fmt):
-        if not ws.has(column):
-            out.append(Kpi(kpi_id, label, "n/a", f"no {column} in this data", applies=False))
-            return
-        value, whole = fn(mask), fn(everyone)
-        if n == 0 or pd.isna(value):
-            out.append(Kpi(kpi_id, label, "-", "no customers selected"))
-            return
-        change = (value - whole) / abs(whole) if whole else 0.0
-        out.append(Kpi(kpi_id, label, fmt(value), f"{change:+.1%} vs all ({fmt(whole)})"))
+    roles = ws.roles
 
     def mean(column):
-        return lambda m: np.nanmean(ws.array(column)[m]) if m.any() and not np.isnan(ws.array(column)[m]).all() else np.nan
+        values = ws.array(column)
+        return lambda m: np.nanmean(values[m]) if m.any() and not np.isnan(values[m]).all() else np.nan
 
-    def avg_amount(m):
-        # amount per transaction over all the customers' transactions (not a mean of means)
-        if ws.has("total_amount") and ws.has("txn_count"):
-            count = np.nansum(ws.array("txn_count")[m])
-            return np.nansum(ws.array("total_amount")[m]) / count if count else np.nan
-        return mean("avg_txn_amount")(m)
+    def per_transaction(m):
+        # money per transaction over all the customers' transactions (not a mean of means)
+        count = np.nansum(ws.array(roles["count"].column)[m])
+        return np.nansum(ws.array(roles["total"].column)[m]) / count if count else np.nan
 
-    card(ids.KPI_TOTAL_AMOUNT, "Total amount", "total_amount", lambda m: np.nansum(ws.array("total_amount")[m]), _money)
-    card(ids.KPI_AVG_AMOUNT, "Avg transaction amount", "avg_txn_amount", avg_amount, _money)
-    card(ids.KPI_REPAYMENT_DAYS, "Avg repayment days", "avg_repayment_days", mean("avg_repayment_days"),
-         lambda v: f"{v:.1f} days")
-    card(ids.KPI_LATE_SHARE, "Late-repayment share", "late_share", mean("late_share"), lambda v: f"{v:.1%}")
+    for kpi_id, role, default_label in KPI_CARDS:
+        panel = roles.get(role)
+        fn = None
+        if role == "amount" and "total" in roles and "count" in roles:
+            fn = per_transaction
+            panel = panel or Panel(roles["total"].column, "Avg amount per transaction", roles["total"].unit)
+        elif panel is not None:
+            values = ws.array(panel.column)
+            fn = (lambda m, v=values: np.nansum(v[m])) if role == "total" else mean(panel.column)
+        if fn is None:
+            out.append(Kpi(kpi_id, default_label, "n/a", "not in this data", applies=False))
+            continue
+        value, whole = fn(mask), fn(everyone)
+        if n == 0 or pd.isna(value):
+            out.append(Kpi(kpi_id, panel.label, "-", "no customers selected"))
+            continue
+        change = (value - whole) / abs(whole) if whole else 0.0
+        fmt = FORMATS[panel.unit]
+        out.append(Kpi(kpi_id, panel.label, fmt(value), f"{change:+.1%} vs all ({fmt(whole)})"))
     return out
 
 
 def scatter_sample(ws: Workspace, mask: np.ndarray, max_points: int) -> tuple[pd.DataFrame, int]:
-    """At most ``max_points`` of the filtered customers (a fixed random subset) and their count."""
+    """At most ``max_points`` of the filtered customers (a fixed random subset) and their count:
+    customer_id, segment, x and y (the scatter's columns, ``ws.roles``)."""
     order = ws.shuffled()
     rows = order[mask[order]][:max_points]
     rows.sort()
-    part = pd.DataFrame({c: ws.array(c)[rows] for c in ("customer_id", "segment", "avg_txn_amount", "txn_count")})
+    part = pd.DataFrame({c: ws.array(c)[rows] for c in ("customer_id", "segment")})
+    part["x"], part["y"] = ws.array(ws.roles["x"].column)[rows], ws.array(ws.roles["y"].column)[rows]
     return part, int(mask.sum())
 
 
@@ -220,10 +249,11 @@ def rfm_counts(ws: Workspace, mask: np.ndarray) -> pd.DataFrame | None:
         return None
     if "__rfm_code" not in ws._arrays:
         r, f, m = (ws.rfm[c].to_numpy() - 1 for c in ("r_score", "f_score", "m_score"))
-        ws._arrays["__rfm_code"] = ((r * 5 + f) * 5 + m) * 1000 + ws.array("segment").astype(int)
+        # segment + 1: HDBSCAN's noise group is -1
+        ws._arrays["__rfm_code"] = ((r * 5 + f) * 5 + m) * 1000 + ws.array("segment").astype(int) + 1
     counts = np.bincount(ws._arrays["__rfm_code"][mask])
     code = np.flatnonzero(counts)
-    cell, seg = code // 1000, code % 1000
+    cell, seg = code // 1000, code % 1000 - 1
     return pd.DataFrame({"r_score": cell // 25 + 1, "f_score": cell // 5 % 5 + 1, "m_score": cell % 5 + 1,
                          "segment": seg, "n": counts[code]})
 
@@ -233,6 +263,16 @@ def _money(value: float) -> str:
         if abs(value) >= size * 10:
             return f"{value / size:,.1f}{unit}"
     return f"{value:,.0f}"
+
+
+#: How a KPI's value is written, by the unit of its column (see segmentation.feature_sets.Panel).
+FORMATS = {
+    "money": _money,
+    "count": lambda v: f"{v:,.1f}",
+    "days": lambda v: f"{v:,.1f} days",
+    "share": lambda v: f"{v:.1%}",
+    "number": lambda v: f"{v:,.4g}" if abs(v) < 1e4 else _money(v),
+}
 
 
 def table_rows(ws: Workspace, mask: np.ndarray, start: int, end: int, sort_model: list | None) -> tuple[list[dict], int]:

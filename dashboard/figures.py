@@ -55,11 +55,18 @@ def _layout(title: str, **extra) -> dict:
             "legend": {"orientation": "h", "y": -0.2}, "title": {"text": title, "font": {"size": 14}}, **extra}
 
 
-def scatter_amount_frequency(shown: pd.DataFrame, total: int, names: dict[int, str], log_axes: bool = True) -> dict:
-    """Average transaction amount against transaction count, one WebGL trace per segment.
+def scatter_amount_frequency(
+    shown: pd.DataFrame,
+    total: int,
+    names: dict[int, str],
+    log_axes: bool = True,
+    x_label: str = "average transaction amount",
+    y_label: str = "transactions",
+) -> dict:
+    """Amount (``x``) against frequency (``y``), one WebGL trace per segment.
 
-    ``shown`` holds the customers to plot (customer_id, segment, avg_txn_amount, txn_count):
-    all of them, or a sample of ``total``, which the title then says.
+    ``shown`` holds the customers to plot (customer_id, segment, x, y): all of them, or a
+    sample of ``total``, which the title then says.
     """
     if total == 0:
         return message_figure("No customers match the filters")
@@ -69,32 +76,33 @@ def scatter_amount_frequency(shown: pd.DataFrame, total: int, names: dict[int, s
         name = str(names.get(seg, seg))
         traces.append({
             "type": "scattergl", "mode": "markers", "name": f"{seg}: {name}",
-            "x": typed(part["avg_txn_amount"]), "y": typed(part["txn_count"]),
+            "x": typed(part["x"]), "y": typed(part["y"]),
             "marker": {"color": segment_color(seg), "size": 5, "opacity": 0.6},
             "customdata": part["customer_id"].tolist(),
-            "hovertemplate": "%{customdata}<br>avg amount %{x:,.0f}<br>%{y} transactions<extra>" + name + "</extra>",
+            "hovertemplate": f"%{{customdata}}<br>{x_label} %{{x:,.4~g}}<br>{y_label} %{{y:,.4~g}}<extra>{name}</extra>",
         })
     axis = "log" if log_axes else "linear"
-    layout = _layout(f"Amount vs frequency: {caption}", dragmode="select", uirevision="scatter",
-                     xaxis={"title": {"text": "average transaction amount"}, "type": axis},
-                     yaxis={"title": {"text": "transactions"}, "type": axis})
+    layout = _layout(f"{x_label} vs {y_label}: {caption}", dragmode="select", uirevision="scatter",
+                     xaxis={"title": {"text": x_label}, "type": axis},
+                     yaxis={"title": {"text": y_label}, "type": axis})
     return {"data": traces, "layout": layout}
 
 
-def box_repayment(stats: pd.DataFrame | None, names: dict[int, str], column: str = "avg_repayment_days") -> dict:
-    """Box plot per segment from precomputed quartiles and fences (no raw points are sent)."""
+def box_by_segment(stats: pd.DataFrame | None, names: dict[int, str], label: str = "Repayment days") -> dict:
+    """Box plot of one feature (``label``) per segment from precomputed quartiles and fences
+    (no raw points are sent); ``stats`` None: the data has no such feature."""
     if stats is None:
-        return message_figure(f"No repayment data here: this panel needs {column}")
+        return message_figure("No repayment data here: no feature to show per segment")
     if stats.empty:
-        return message_figure("No customers with repayments match the filters")
+        return message_figure(f"No customers with {label.lower()} match the filters")
     traces = [
         {"type": "box", "name": f"{s.segment}: {names.get(s.segment, s.segment)}", "x": [str(s.segment)],
          "marker": {"color": segment_color(s.segment)}, "boxmean": True,
          **{k: [getattr(s, k)] for k in ("q1", "median", "q3", "lowerfence", "upperfence", "mean")}}
         for s in stats.itertuples()
     ]
-    layout = _layout("Repayment days by segment", showlegend=False, xaxis={"title": {"text": "segment"}},
-                     yaxis={"title": {"text": "average repayment days"}})
+    layout = _layout(f"{label} by segment", showlegend=False, xaxis={"title": {"text": "segment"}},
+                     yaxis={"title": {"text": label.lower()}})
     return {"data": traces, "layout": layout}
 
 

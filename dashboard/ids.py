@@ -54,6 +54,7 @@ UPLOAD_FEATURES = "upload-features"
 UPLOAD_FIT = "upload-fit"
 UPLOAD_PROGRESS = "upload-progress"
 UPLOAD_STATUS = "upload-status"
+UPLOAD_SIZE_NOTE = "upload-size-note"  # written in the browser (assets/upload_size.js)
 UPLOAD_FILE = "upload-file"  # store: the uploaded file's server-side token and detected facts
 USE_DEMO = "use-demo"
 

@@ -22,7 +22,7 @@ def kpi_card(kpi_id: str, label: str) -> dbc.Col:
         dbc.Card(
             dbc.CardBody(
                 [
-                    html.Div(label, className="kpi-label"),
+                    html.Div(label, id=f"{kpi_id}-label", className="kpi-label"),
                     html.Div("-", id=kpi_id, className="kpi-value"),
                     html.Div("", id=f"{kpi_id}-delta", className="kpi-delta"),
                 ]
@@ -109,7 +109,7 @@ def overview() -> dbc.Row:
                     dbc.Row(
                         [
                             dbc.Col(_card("Amount vs frequency (box or lasso select to cross-filter)", graph(ids.SCATTER)), xl=7),
-                            dbc.Col(_card("Repayment speed", graph(ids.BOX_REPAYMENT)), xl=5),
+                            dbc.Col(_card("Spread by segment", graph(ids.BOX_REPAYMENT)), xl=5),
                         ]
                     ),
                     dbc.Row(
@@ -180,8 +180,14 @@ def upload_view(max_mb: int) -> html.Div:
                         "Only this browser tab sees it.",
                         className="small",
                     ),
-                    dcc.Upload(id=ids.UPLOAD, children=html.Div(["Drag a file here or ", html.A("choose one")]),
-                               className="upload-box", max_size=max_mb * 1_000_000, multiple=False),
+                    # The browser refuses a file over max_size without telling Dash; the
+                    # data attributes let assets/upload_size.js say so in the page.
+                    html.Div(
+                        dcc.Upload(id=ids.UPLOAD, children=html.Div(["Drag a file here or ", html.A("choose one")]),
+                                   className="upload-box", max_size=max_mb * 1_000_000, multiple=False),
+                        **{"data-max-bytes": str(max_mb * 1_000_000), "data-note-id": ids.UPLOAD_SIZE_NOTE},
+                    ),
+                    html.Div(id=ids.UPLOAD_SIZE_NOTE, className="mt-2"),
                     html.Div(id=ids.UPLOAD_PREVIEW, className="mt-3"),
                     dbc.Row(
                         [

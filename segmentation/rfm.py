@@ -50,7 +50,15 @@ def quintile_score(values, higher_is_better: bool = True) -> pd.Series:
 def rfm_scores(frame: pd.DataFrame, feature_set: str | None = None) -> pd.DataFrame | None:
     """r_score (recent is 5), f_score and m_score of each row, from the frame's recency,
     frequency and monetary columns (see ``_ROLES``); None when one of them is missing.
-    ``feature_set`` is accepted for callers that pass it; the columns decide."""
+
+    Scores the frame already has (a purchase log's, computed by the same rule in SQL, or an
+    e-commerce table's own, which its ``rfm_segment`` was named from) are used as they are.
+    ``feature_set`` is accepted for callers that pass it; the columns decide.
+    """
+    if set(SCORE_COLUMNS) <= set(frame.columns):
+        given = frame[list(SCORE_COLUMNS)].apply(pd.to_numeric, errors="coerce")
+        if given.notna().all().all() and given.isin(range(1, 6)).all().all():
+            return given.astype(int)
     cols = {}
     for role, names in _ROLES.items():
         found = next((n for n in names if n in frame.columns and frame[n].notna().any()), None)

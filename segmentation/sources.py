@@ -149,7 +149,10 @@ def open_relation(con: duckdb.DuckDBPyConnection, path: str | Path, name: str = 
         if suffix == ".parquet":
             con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet({literal})")
         elif suffix in (".xlsx", ".xlsm"):
-            frame = pd.read_excel(path, dtype=str)
+            try:
+                frame = pd.read_excel(path, dtype=str)
+            except Exception as exc:  # openpyxl and zipfile raise their own types for a bad file
+                raise InputError(f"cannot read {path.name} as an XLSX workbook: {exc}") from None
             con.register(f"{name}_frame", frame)
             con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {name}_frame")
         elif suffix in (".csv", ".txt", ".tsv", ".csv.gz", ""):

@@ -32,7 +32,7 @@ def server(store_dir):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("DASHBOARD_USERS_FILE", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dashboard", "--port", str(port), "--store", str(tmp / "store")],
+        [sys.executable, "-m", "dashboard", "--port", str(port), "--store", str(tmp / "store"), "--max-upload-mb", "1"],
         cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
     )
     url = f"http://127.0.0.1:{port}/"
@@ -162,6 +162,13 @@ def test_upload_flow_and_isolation_between_browsers(browser, server, tmp_path):
     page.click("text=Your data")
     page.set_input_files("#upload input[type=file]", str(bad))
     page.wait_for_selector("text=upload a CSV or XLSX file", timeout=20_000)
+    assert kpi(page) == 200
+
+    # a file over the limit (1 MB here), which the browser itself refuses, is named too
+    big = tmp_path / "big.csv"
+    big.write_text("id,x\n" + "".join(f"{i:07d},{i % 97}\n" for i in range(110_000)))
+    page.set_input_files("#upload input[type=file]", str(big))
+    page.wait_for_selector("#upload-size-note >> text=big.csv is 1.2 MB; the limit is 1 MB", timeout=20_000)
     assert kpi(page) == 200
 
 

@@ -67,6 +67,11 @@ def test_kpis_match_pandas_and_compare_to_everyone(ws):
     late, late_all = part["late_share"].mean(), ws.frame["late_share"].mean()
     assert cards["kpi-late-share"].value == f"{late:.1%}"
     assert cards["kpi-late-share"].delta.startswith(f"{(late - late_all) / late_all:+.1%} vs all")
+    assert cards["kpi-total-amount"].value == data._money(part["total_amount"].sum())
+    assert cards["kpi-repayment-days"].value == f"{part['avg_repayment_days'].mean():,.1f} days"
+    assert [c.label for c in cards.values()] == [
+        "Customers", "Total amount", "Avg transaction amount", "Avg repayment days", "Late-repayment share"
+    ]
     empty = {c.id: c for c in data.kpis(ws, np.zeros(len(ws.frame), bool))}
     assert empty["kpi-customers"].value == "0" and empty["kpi-total-amount"].value == "-"
 
@@ -107,14 +112,14 @@ def test_scatter_samples_large_data_and_states_the_true_count(ws):
 
 def test_box_plot_sends_quartiles_not_points(ws):
     everyone = np.ones(len(ws.frame), dtype=bool)
-    fig = figures.box_repayment(data.box_table(ws, everyone, "avg_repayment_days"), {})
+    fig = figures.box_by_segment(data.box_table(ws, everyone, "avg_repayment_days"), {})
     seg0 = ws.frame.loc[ws.frame["segment"] == 0, "avg_repayment_days"].dropna()
     trace = next(t for t in fig["data"] if t["x"][0] == "0")
     assert trace["median"][0] == pytest.approx(seg0.median())
     assert trace["q3"][0] == pytest.approx(seg0.quantile(0.75))
     assert "y" not in trace
     assert data.box_table(ws, everyone, "no_such_column") is None
-    assert "No repayment data" in figures.box_repayment(None, {})["layout"]["annotations"][0]["text"]
+    assert "No repayment data" in figures.box_by_segment(None, {})["layout"]["annotations"][0]["text"]
 
 
 def test_rfm_counts_add_up_per_segment(ws):
@@ -201,9 +206,53 @@ def test_upload_fit_and_isolation_between_sessions(store):
         store.get(dataset, "auto", owner="bob")
     with pytest.raises(KeyError):
         store.meta("../" + dataset, owner="alice")
-    out = callbacks.panels(ws, "", None)  # no repayment or amount data: panels say so
-    assert "No repayment data" in out["box"]["layout"]["annotations"][0]["text"]
+    out = callbacks.panels(ws, "", None)  # any table: its first two features, no money KPIs
+    assert out["scatter"]["layout"]["xaxis"]["title"]["text"] == "income"
+    assert out["scatter"]["layout"]["yaxis"]["title"]["text"] == "spend"
+    assert out["box"]["layout"]["title"]["text"] == "income by segment"
     assert {c.id: c for c in out["kpis"]}["kpi-late-share"].value == "n/a"
+
+
+# shape -> (scatter x, scatter y, box column, KPI labels after "Customers", has RFM scores)
+SHAPE_PANELS = {
+    "purchases": ("avg_order_value", "frequency", "recency_days",
+                  ["Total spent", "Avg order value", "Avg days since last purchase", "Late-repayment share"], True),
+    "ecommerce": ("avg_order_value", "number_of_orders", "recency",
+                  ["Total spent", "Avg order value", "Avg recency", "Late-repayment share"], True),
+    "creditcard": ("PURCHASES", "PURCHASES_TRX", "LIMIT_USAGE",
+                   ["Total purchases", "Avg amount per transaction", "Avg balance", "Paid-in-full share"], False),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPE_PANELS))
+def test_panels_fit_every_data_shape(tmp_path, shape):
+    from segmentation.demo_shapes import write_demo_shape
+
+    x, y, box, labels, has_rfm = SHAPE_PANELS[shape]
+    store = data.DataStore(tmp_path / "store")
+    store.add(write_demo_shape(shape, tmp_path / f"{shape}.csv", 800, seed=1), label=shape, dataset_id="d")
+    ws = store.get("d", "auto")
+    assert ws.feature_set == shape
+    seg = ws.frame["segment"] == 0
+    out = callbacks.panels(ws, "?seg=0", None)
+    cards = out["kpis"]
+    assert [c.label for c in cards[1:]] == labels
+    total_col = ws.roles["total"].column
+    assert cards[1].value == data._money(ws.frame.loc[seg, total_col].sum())
+    # amount per transaction: total over count, not a mean of means
+    per_txn = ws.frame.loc[seg, total_col].sum() / ws.frame.loc[seg, ws.roles["count"].column].sum()
+    assert cards[2].value == data._money(per_txn)
+    trace = out["scatter"]["data"][0]
+    xs = np.frombuffer(base64.b64decode(trace["x"]["bdata"]), dtype="<f8")
+    np.testing.assert_array_equal(xs, ws.frame.set_index("customer_id").loc[trace["customdata"], x].to_numpy())
+    assert out["scatter"]["layout"]["yaxis"]["title"]["text"] == ws.roles["y"].label.lower()
+    assert ws.roles["y"].column == y
+    boxes = out["box"]["data"]
+    assert len(boxes) == 1 and boxes[0]["median"][0] == pytest.approx(ws.frame.loc[seg, box].median())
+    assert bool(out["ternary"]["data"]) == has_rfm
+    if has_rfm:
+        assert sum(sum(t["customdata"]) for t in out["ternary"]["data"]) == seg.sum()
+    assert len(ws.slider_features()) == 4
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ Detection tries them in this order; the first that matches wins (``table`` alway
 from __future__ import annotations
 
 from ..errors import InputError
-from .base import Dataset, FeatureSet, LoadOptions
+from .base import PANEL_ROLES, Dataset, FeatureSet, LoadOptions, Panel
 from .creditcard import CreditCard
 from .ecommerce import Ecommerce
 from .logs import PURCHASE_MODEL_FEATURES, TRANSACTION_MODEL_FEATURES, Purchases, Transactions
@@ -48,13 +48,22 @@ def get(name: str) -> FeatureSet:
         raise InputError(f"unknown feature set {name!r}; use auto, {', '.join(FEATURE_SETS)}") from None
 
 
+def panel_columns(name: str, columns, model_features: list[str]) -> dict[str, Panel]:
+    """The columns playing each panel role (see :data:`PANEL_ROLES`) for data of shape ``name``
+    (an unknown name, e.g. from an older model, is read as any table)."""
+    return FEATURE_SETS.get(name, FEATURE_SETS["table"]).panel_columns(columns, model_features)
+
+
 __all__ = [
     "FEATURE_SETS",
+    "PANEL_ROLES",
     "PURCHASE_MODEL_FEATURES",
     "TRANSACTION_MODEL_FEATURES",
     "Dataset",
     "FeatureSet",
     "LoadOptions",
+    "Panel",
     "detect",
     "get",
+    "panel_columns",
 ]

@@ -10,6 +10,22 @@ import pandas as pd
 from ..cleaning import SET_ASIDE, CleaningReport, CleaningRule, cap_percentiles, share_text
 from ..errors import InputError
 
+#: The roles a column can play in summaries of the segments (the dashboard's KPI cards and
+#: panels): ``amount`` money per transaction, ``count`` transactions per customer, ``total``
+#: money per customer, ``mean`` a feature whose average is telling, ``share`` a share (0-1)
+#: averaged, ``box`` the feature whose spread per segment is shown, ``x``/``y`` the scatter's
+#: axes (default: amount, else total, against count).
+PANEL_ROLES = ("amount", "count", "total", "mean", "share", "box", "x", "y")
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A column in a panel role, with the words a reader sees for it."""
+
+    column: str
+    label: str
+    unit: str = "number"  # money, count, days, share or number: how its values are written
+
 
 @dataclass
 class LoadOptions:
@@ -69,6 +85,8 @@ class FeatureSet:
     title = ""
     model_features: tuple[str, ...] = ()
     log_features: object = "auto"
+    #: role (see :data:`PANEL_ROLES`) -> the column that plays it and its label
+    panels: dict[str, Panel] = {}
 
     def detect(self, columns: list[str], mapping: dict | None) -> str | None:
         """Why ``columns`` have this shape, or None when they do not."""
@@ -84,6 +102,25 @@ class FeatureSet:
 
     def headline(self, dataset: Dataset) -> str:
         return f"{self.title}, {len(dataset.model_features)} features"
+
+    def panel_columns(self, columns, model_features: list[str]) -> dict[str, Panel]:
+        """The panel roles of this shape that ``columns`` can fill (see :data:`PANEL_ROLES`).
+
+        The scatter's axes default to amount (else total) against count; a shape with none of
+        them (any table) plots its first two model features, and shows the spread of its first.
+        """
+        present = set(columns)
+        roles = {role: p for role, p in self.panels.items() if p.column in present}
+        x = roles.get("amount") or roles.get("total")
+        if x and "count" in roles:
+            roles.setdefault("x", x)
+            roles.setdefault("y", roles["count"])
+        usable = [f for f in model_features if f in present]
+        if "x" not in roles and len(usable) >= 2:
+            roles["x"], roles["y"] = Panel(usable[0], usable[0]), Panel(usable[1], usable[1])
+        if "box" not in roles and usable:
+            roles["box"] = Panel(usable[0], usable[0])
+        return roles
 
     def finish(
         self,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..cleaning import CleaningRule, share_text
+from .base import Panel
 from .tables import Bound, TableFeatureSet
 
 MONEY = (
@@ -85,6 +86,13 @@ class CreditCard(TableFeatureSet):
         "PAYMENT_MINIMUM_RATIO",
     )
     log_features = (*MONEY, "CASH_ADVANCE_TRX", "PURCHASES_TRX", "PAYMENT_MINIMUM_RATIO")
+    panels = {
+        "count": Panel("PURCHASES_TRX", "Purchase transactions", "count"),
+        "total": Panel("PURCHASES", "Total purchases", "money"),
+        "mean": Panel("BALANCE", "Avg balance", "money"),
+        "share": Panel("PRC_FULL_PAYMENT", "Paid-in-full share", "share"),
+        "box": Panel("LIMIT_USAGE", "Credit limit used", "share"),
+    }
 
     def derive(self, customers, report, notices, options):
         if {"BALANCE", "CREDIT_LIMIT"} <= set(customers):

@@ -11,6 +11,7 @@ customer also gets its named RFM segment in ``rfm_segment``.
 from __future__ import annotations
 
 from ..rfm import RfmTable, rfm_scores
+from .base import Panel
 from .tables import Bound, TableFeatureSet
 
 SCHEMA = {
@@ -49,6 +50,13 @@ class Ecommerce(TableFeatureSet):
         **{c: Bound(low=1, high=5) for c in ("r_score", "f_score", "m_score")},
     }
     model_features = BEHAVIOUR
+    panels = {
+        "amount": Panel("avg_order_value", "Avg order value", "money"),
+        "count": Panel("number_of_orders", "Orders", "count"),
+        "total": Panel("total_spent", "Total spent", "money"),
+        "mean": Panel("recency", "Avg recency", "number"),
+        "box": Panel("recency", "Recency", "number"),
+    }
 
     def derive(self, customers, report, notices, options):
         scores = ["r_score", "f_score", "m_score"]

@@ -15,7 +15,7 @@ from ..errors import InputError
 from ..features import purchase_features, transaction_features
 from ..rfm import RfmTable
 from ..sources import resolve_columns
-from .base import Dataset, FeatureSet, LoadOptions, check_features
+from .base import Dataset, FeatureSet, LoadOptions, Panel, check_features
 
 #: Features the model clusters transactions on by default: frequency, size, volume,
 #: repayment speed and discipline, recency. The others are profiled but not clustered on
@@ -68,6 +68,14 @@ class Transactions(FeatureSet):
     name = "transactions"
     title = "microfinance transactions"
     model_features = tuple(TRANSACTION_MODEL_FEATURES)
+    panels = {
+        "amount": Panel("avg_txn_amount", "Avg transaction amount", "money"),
+        "count": Panel("txn_count", "Transactions", "count"),
+        "total": Panel("total_amount", "Total amount", "money"),
+        "mean": Panel("avg_repayment_days", "Avg repayment days", "days"),
+        "share": Panel("late_share", "Late-repayment share", "share"),
+        "box": Panel("avg_repayment_days", "Repayment days", "days"),
+    }
 
     def detect(self, columns, mapping):
         found = _resolve(columns, mapping)
@@ -100,6 +108,13 @@ class Purchases(FeatureSet):
     name = "purchases"
     title = "purchase log"
     model_features = tuple(PURCHASE_MODEL_FEATURES)
+    panels = {
+        "amount": Panel("avg_order_value", "Avg order value", "money"),
+        "count": Panel("frequency", "Purchases", "count"),
+        "total": Panel("monetary", "Total spent", "money"),
+        "mean": Panel("recency_days", "Avg days since last purchase", "days"),
+        "box": Panel("recency_days", "Days since last purchase", "days"),
+    }
 
     def detect(self, columns, mapping):
         found = _resolve(columns, mapping)
