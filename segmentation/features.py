@@ -305,11 +305,15 @@ def _features(
     """Stage, check and aggregate; ``copies``: the source columns an exact duplicate repeats
     (None: keep duplicate rows); ``since``: only the customers with rows on or after it."""
     roles = {role: quote_identifier(col) if col else "NULL" for role, col in columns.as_dict().items()}
-    copy_no = (
-        f"ROW_NUMBER() OVER (PARTITION BY {', '.join(map(quote_identifier, copies))})" if copies else "1"
-    )
+    every_column = ", ".join(map(quote_identifier, copies or ()))
+    if engine.dialect == "duckdb":
+        copy_no, row_hash = "1", f"hash({every_column})" if copies else "0"
+    else:
+        copy_no, row_hash = (f"ROW_NUMBER() OVER (PARTITION BY {every_column})" if copies else "1"), None
     staging = "staging_postgres" if engine.dialect == "postgresql" else f"staging_{engine.dialect}"
-    engine.execute(load_sql(staging).format(source="source", copy_no=copy_no, **roles))
+    engine.execute(load_sql(staging).format(source="source", copy_no=copy_no, row_hash=row_hash, **roles))
+    if engine.dialect == "duckdb" and copies:
+        engine.execute(load_sql("duplicates_duckdb"))
     if since is not None:
         engine.execute(load_sql("changed_customers").format(since_day=_day_number(since, "--since")))
     engine.execute(load_sql("checks"))

@@ -4,8 +4,9 @@
 -- 1970-01-01) so that the feature SQL needs only portable integer arithmetic.
 -- {source}: a DuckDB relation (read_csv(...), read_parquet(...), a table).
 -- {due_date}: the due-date column expression, or NULL when there is none.
--- {copy_no}: 1, or ROW_NUMBER() over all source columns: a row with copy_no > 1 repeats an
--- earlier row exactly (set aside by checks.sql).
+-- {copy_no}: 1 here; duplicates_duckdb.sql then numbers the copies of a row (copy_no > 1:
+-- it repeats an earlier row exactly, set aside by checks.sql), using
+-- {row_hash}: a 64-bit hash of every source column (0 when duplicates are kept).
 CREATE OR REPLACE TEMP TABLE staged AS
 WITH typed AS (
     SELECT
@@ -13,6 +14,7 @@ WITH typed AS (
         CAST({txn_date} AS VARCHAR) AS txn_date_raw,
         CAST({amount} AS VARCHAR) AS amount_raw,
         {copy_no} AS copy_no,
+        {row_hash} AS row_hash,
         NULLIF(TRIM(CAST({repayment_date} AS VARCHAR)), '') AS repayment_date_raw,
         NULLIF(TRIM(CAST({due_date} AS VARCHAR)), '') AS due_date_raw,
         CAST(date_diff('day', DATE '1970-01-01', TRY_CAST(TRY_CAST({txn_date} AS TIMESTAMP) AS DATE)) AS INTEGER) AS txn_day,
@@ -23,5 +25,5 @@ WITH typed AS (
 )
 SELECT
     customer_id, txn_day, amount, repay_day, due_day,
-    txn_date_raw, amount_raw, repayment_date_raw, due_date_raw, copy_no
+    txn_date_raw, amount_raw, repayment_date_raw, due_date_raw, copy_no, row_hash
 FROM typed
