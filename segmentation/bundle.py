@@ -199,6 +199,21 @@ class Bundle:
 
         return PCA(min(n_components, scaled.shape[1]), random_state=0).fit_transform(scaled)
 
+    def load_options(self) -> dict:
+        """The :func:`segmentation.load_dataset` options that read new data as the training
+        data was read: the model's features, late-after days, duplicate rows kept or not, the
+        outlier caps and the RFM table. Not the feature set (transactions or the customer
+        features made from them both score with a transactions model), nor the reference day
+        (time moves on)."""
+        settings = self.metadata.get("settings", {})
+        out = {"features": self.features}
+        for key in ("late_after_days", "keep_duplicate_rows", "caps"):
+            if settings.get(key) is not None:
+                out[key] = settings[key]
+        if settings.get("rfm_rules") and Path(settings["rfm_rules"]).is_file():  # else: built in
+            out["rfm_rules"] = settings["rfm_rules"]
+        return out
+
     def assign(self, customers: pd.DataFrame) -> pd.DataFrame:
         """``customers`` with segment, segment_name and recommended_action added."""
         out = customers.drop(columns=[c for c in ASSIGNED_COLUMNS if c in customers.columns])

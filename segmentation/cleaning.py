@@ -125,27 +125,49 @@ def example_of(values: pd.Series) -> str:
 
 
 def cap_percentiles(
-    frame: pd.DataFrame, columns: list[str], percentile: float, unit: str = "rows"
-) -> tuple[pd.DataFrame, list[CleaningRule]]:
-    """Clip each column to its [100 - p, p] percentiles; one rule per column that changed.
+    frame: pd.DataFrame,
+    columns: list[str],
+    percentile: float | None,
+    unit: str = "rows",
+    bounds: dict[str, tuple[float, float]] | None = None,
+) -> tuple[pd.DataFrame, list[CleaningRule], dict[str, list[float]]]:
+    """Clip each column to its [100 - p, p] percentiles, or to given ``bounds``.
 
     Parameters
     ----------
     frame : DataFrame
     columns : list of str
         Numeric columns to cap.
-    percentile : float
+    percentile : float or None
         Upper percentile, e.g. 99 caps above the 99th and below the 1st percentile.
     unit : str
         What a row of ``frame`` is, for the report.
+    bounds : dict, optional
+        Column -> (low, high) to cap to instead of this data's percentiles: a saved model's,
+        so that scoring new data caps it exactly as the training data was.
+
+    Returns
+    -------
+    capped : DataFrame
+    rules : list of CleaningRule
+        One per column that changed.
+    bounds : dict
+        Column -> [low, high] used, for the model to keep.
     """
-    if not 50 < percentile < 100:
+    if bounds is None and not 50 < percentile < 100:
         raise InputError(f"--cap-outliers must be between 50 and 100 (a percentile), got {percentile}")
+    what = "the model's caps" if bounds is not None else f"{100 - percentile:g}th-{percentile:g}th percentiles"
     out = frame.copy()
-    rules = []
+    rules, used = [], {}
     for name in columns:
         x = out[name].astype(float)
-        lo, hi = np.nanpercentile(x, [100 - percentile, percentile])
+        if bounds is not None:
+            if name not in bounds:
+                continue
+            lo, hi = bounds[name]
+        else:
+            lo, hi = np.nanpercentile(x, [100 - percentile, percentile])
+        used[name] = [float(lo), float(hi)]
         changed = (x < lo) | (x > hi)
         if changed.any():
             out[name] = x.clip(lo, hi)
@@ -157,11 +179,10 @@ def cap_percentiles(
                     example=f"{x[changed].iloc[0]:g}",
                     message=(
                         f"{name}: {share_text(int(changed.sum()), len(x), unit)} outside the "
-                        f"{100 - percentile:g}th-{percentile:g}th percentiles, capped to "
-                        f"[{lo:,.4g}, {hi:,.4g}]"
+                        f"{what}, capped to [{lo:,.4g}, {hi:,.4g}]"
                     ),
                     action="capped",
                     unit=unit,
                 )
             )
-    return out, rules
+    return out, rules, used

@@ -27,8 +27,11 @@ DEMO_SHAPES = {
 }
 
 
-def _data_options(p: argparse.ArgumentParser, model_options: bool = True) -> None:
+def _data_options(p: argparse.ArgumentParser, model_options: bool = True, from_model: bool = False) -> None:
+    """The input options; ``from_model``: a command that scores with a saved model, whose
+    options default to how the model's training data was read."""
     g = p.add_argument_group("input")
+    trained = " (default: as the model's training data)" if from_model else ""
     g.add_argument(
         "--map",
         action="append",
@@ -38,17 +41,18 @@ def _data_options(p: argparse.ArgumentParser, model_options: bool = True) -> Non
     )
     g.add_argument(
         "--feature-set",
-        default="auto",
+        default=None if from_model else "auto",
         choices=["auto", *FEATURE_SETS],
         help="force how the input is read: transactions (loans with repayments), purchases "
         "(a purchase log: RFM), creditcard (CC GENERAL), ecommerce (customer table of an "
-        "online shop), table (any table); default: detected from the columns",
+        "online shop), table (any table); default: "
+        + ("the model's" if from_model else "detected from the columns"),
     )
     g.add_argument(
         "--late-after-days",
         type=int,
-        default=30,
-        help="a loan with no due date is due this many days after it was made (default 30)",
+        default=None if from_model else 30,
+        help="a loan with no due date is due this many days after it was made" + (trained or " (default 30)"),
     )
     g.add_argument(
         "--as-of", help="reference date for recency and overdue loans (default: last date in the data)"
@@ -63,14 +67,17 @@ def _data_options(p: argparse.ArgumentParser, model_options: bool = True) -> Non
     g.add_argument(
         "--keep-duplicate-rows",
         action="store_true",
-        help="use rows that repeat an earlier row exactly (default: set aside as double entries)",
+        default=None if from_model else False,
+        help="use rows that repeat an earlier row exactly"
+        + (trained or " (default: set aside as double entries)"),
     )
     g.add_argument(
         "--cap-outliers",
         type=float,
         metavar="PERCENTILE",
         help="cap each model feature at this percentile and the opposite one, e.g. 99 "
-        "(at the 1st and 99th); default: no capping",
+        "(at the 1st and 99th)"
+        + ("; a model fitted with caps always caps new data to its own" if from_model else "; default: no capping"),
     )
     g.add_argument("--rfm-rules", help="YAML table from RFM scores to named RFM segments (default: built in)")
     if model_options:
@@ -171,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="transactions or a customer table with the model's features")
     p.add_argument("--model", required=True, help="model bundle folder")
     p.add_argument("--out", required=True, help="CSV, XLSX or .db file to write")
-    _data_options(p, model_options=False)
+    _data_options(p, model_options=False, from_model=True)
 
     p = sub.add_parser("profile", help="profile of each segment of a saved model")
     p.add_argument("--model", required=True, help="model bundle folder")
@@ -212,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--sankey", metavar="FILE.html", help="also write the migration Sankey figure here")
     _database_options(p, "transactions")
-    _data_options(p, model_options=False)
+    _data_options(p, model_options=False, from_model=True)
     p.set_defaults(late_after_days=None)
 
     p = sub.add_parser("sql", help="print a SELECT that assigns segments inside any SQL database")
@@ -334,7 +341,8 @@ def cmd_assign(args) -> None:
     from .pipeline import load_dataset
 
     bundle = Bundle.load(args.model)
-    dataset = load_dataset(args.input, features=bundle.features, **_load_options(args))
+    given = {k: v for k, v in _load_options(args).items() if v is not None}
+    dataset = load_dataset(args.input, **{**bundle.load_options(), **given})
     _say(*dataset.notices)
     out = bundle.assign(dataset.customers)
     write_table(out, args.out)
@@ -433,17 +441,17 @@ def cmd_score(args) -> None:
     from .migration import migration_sankey
     from .rescoring import score
 
+    options = _load_options(args)
     result = score(
         _database_source(args, required=True),
         args.model,
         since=args.since,
-        as_of=args.as_of,
-        mapping=parse_mapping(args.map),
-        late_after_days=args.late_after_days,
-        max_rejected_share=args.max_rejected,
+        as_of=options.pop("as_of"),
+        max_rejected_share=options.pop("max_rejected_share"),
         out_url=args.out_db,
+        **options,
     )
-    _say(*(f"set aside {r['message']}" for r in result.report.get("rejections", [])))
+    _say(*result.notices)
     scope = f"with transactions since {args.since}" if args.since else "in all"
     if not result.customers:
         print(f"no customers {scope}: nothing to score")
@@ -452,6 +460,8 @@ def cmd_score(args) -> None:
         f"scored {result.customers:,} customers {scope} with model {result.model_version}: "
         f"{len(result.changed):,} new or changed segment; tables updated in {result.database}"
     )
+    if result.changed.empty:
+        return  # the migration table still holds the moves of an earlier scoring
     for row in result.migration.itertuples():
         if pd.isna(row.from_segment) or row.from_segment != row.to_segment:
             start = "new" if pd.isna(row.from_segment) else f"{int(row.from_segment)} {row.from_name}"

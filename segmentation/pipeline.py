@@ -43,6 +43,8 @@ def load_dataset(
     cap_outliers: float | None = None,
     engine: str = "duckdb",
     rfm_rules: str | Path | None = None,
+    caps: dict | None = None,
+    since=None,
     con: duckdb.DuckDBPyConnection | None = None,
 ) -> Dataset:
     """Read ``source`` into customers with features, cleaned and reported.
@@ -69,6 +71,12 @@ def load_dataset(
         99th percentiles).
     rfm_rules : path, optional
         Score-to-segment table for ``rfm_segment`` (default ``rules/rfm_segments.yaml``).
+    caps : dict, optional
+        Feature -> [low, high] to cap to (a saved model's, see :meth:`Bundle.load_options`)
+        instead of ``cap_outliers``' percentiles of this data.
+    since : date, optional
+        For a :class:`DatabaseSource` of transactions or purchases: only the customers with a
+        row on or after this day (with all their rows).
 
     Returns
     -------
@@ -97,9 +105,12 @@ def load_dataset(
         cap_outliers=cap_outliers,
         engine=engine,
         rfm_rules=str(rfm_rules) if rfm_rules else None,
+        caps=caps,
+        since=since,
     )
     dataset = chosen.load(source, con, columns, options)
     dataset.reason = reason
+    dataset.options = {"keep_duplicate_rows": keep_duplicate_rows, "cap_outliers": cap_outliers}
     dataset.notices.insert(0, f"feature set: {chosen.name} ({chosen.headline(dataset)}); {reason}")
     return dataset
 
@@ -133,9 +144,9 @@ def fit_bundle(
         n_stability=n_stability,
         random_state=random_state,
     ).fit(dataset.customers[dataset.model_features], progress=progress)
-    keys = ("as_of", "late_after_days", "columns", "id_column", "rfm_rules")
+    keys = ("as_of", "late_after_days", "columns", "id_column", "rfm_rules", "caps")
     settings = {k_: v for k_, v in dataset.report.items() if k_ in keys}
-    settings["feature_set_reason"] = dataset.reason
+    settings.update(dataset.options, feature_set_reason=dataset.reason)
     return Bundle.from_model(
         model,
         dataset.customers,

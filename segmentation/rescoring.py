@@ -25,6 +25,8 @@ from .errors import InputError
 from .migration import HISTORY_COLUMNS, migration_table, segment_state
 
 HISTORY_TABLE = "segment_history"
+#: Feature sets aggregated from rows with dates, which `--since` can narrow to recent customers.
+LOG_FEATURE_SETS = ("transactions", "purchases")
 MIGRATION_TABLE = "segment_migration"
 
 
@@ -89,6 +91,7 @@ class ScoreResult:
     changed: pd.DataFrame
     migration: pd.DataFrame
     report: dict = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
 
 
 def score(
@@ -97,12 +100,15 @@ def score(
     *,
     since=None,
     as_of=None,
-    mapping: dict | None = None,
-    late_after_days: int | None = None,
     max_rejected_share: float = 0.05,
     out_url: str | None = None,
+    **overrides,
 ) -> ScoreResult:
     """Re-aggregate the customers with new rows in ``source`` and assign them with a saved model.
+
+    The input is read as the model's training data was (:meth:`Bundle.load_options`: feature
+    set, late-after days, duplicate rows, outlier caps), so the same data gets the same
+    features and segments as in the run that fitted the model.
 
     Parameters
     ----------
@@ -112,13 +118,14 @@ def score(
         The model bundle folder; the model is not refitted.
     since : date, optional
         Only customers with a transaction or repayment on or after this day (all their rows
-        are aggregated). Default: every customer.
-    as_of, mapping, max_rejected_share
+        are aggregated); for models of transactions and purchase logs. Default: every customer.
+    as_of, max_rejected_share
         As for :func:`segmentation.load_dataset`.
-    late_after_days : int, optional
-        Default: the value the model was trained with.
     out_url : str, optional
         Where the tables are (default: the source's database).
+    **overrides
+        :func:`segmentation.load_dataset` options to use instead of the model's (``mapping``,
+        ``late_after_days``, ...); None values are ignored.
 
     Returns
     -------
@@ -127,29 +134,21 @@ def score(
     from .pipeline import load_dataset
 
     bundle = Bundle.load(model_dir)
-    settings = bundle.metadata.get("settings", {})
-    if bundle.metadata.get("feature_set") == "transactions":
-        customers, report = source.features(
-            mapping=mapping,
-            late_after_days=settings.get("late_after_days", 30) if late_after_days is None else late_after_days,
-            as_of=as_of,
-            max_rejected_share=max_rejected_share,
-            since=since,
-        )
-        report = report.to_dict()
-    elif since is not None:
-        raise InputError("--since needs a model of transactions; a customer-table model re-scores every row")
-    else:
-        dataset = load_dataset(source, feature_set="table", mapping=mapping, features=bundle.features)
-        customers, report = dataset.customers, dataset.report
+    options = {**bundle.load_options(), **{k: v for k, v in overrides.items() if v is not None}}
+    if since is not None and bundle.metadata.get("feature_set") not in LOG_FEATURE_SETS:
+        raise InputError("--since needs a model of transactions or purchases; a customer-table model re-scores every row")
+    dataset = load_dataset(source, as_of=as_of, max_rejected_share=max_rejected_share, since=since, **options)
+    customers, report = dataset.customers, dataset.report
     db = Database(out_url) if out_url else source.database
     version = bundle.model_version
     if customers.empty:
-        return ScoreResult(db, version, 0, pd.DataFrame(columns=HISTORY_COLUMNS), pd.DataFrame(), report)
+        return ScoreResult(
+            db, version, 0, pd.DataFrame(columns=HISTORY_COLUMNS), pd.DataFrame(), report, dataset.notices
+        )
     assigned = bundle.assign(customers)
     with db.connect(create=True) as con:
         db.upsert(con, "customer_features", customers)
         db.upsert(con, "customer_segments", assigned)
         changed = record_scoring(db, con, assigned, version, _now())
         migration = db.read(con, f"SELECT * FROM {MIGRATION_TABLE}")
-    return ScoreResult(db, version, len(assigned), changed, migration, report)
+    return ScoreResult(db, version, len(assigned), changed, migration, report, dataset.notices)

@@ -92,6 +92,19 @@ def resolve_columns(found: list[str], mapping: dict[str, str] | None = None) -> 
     Explicit ``mapping`` wins; otherwise exact names, then known aliases, compared
     case- and punctuation-insensitively.
     """
+    chosen = match_roles(found, mapping)
+    missing = [r for r in REQUIRED_ROLES if chosen[r] is None]
+    if missing:
+        raise InputError(
+            f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+            f"found {_show(found)} (map yours with --map {missing[0]}=YOUR_COLUMN)"
+        )
+    return ColumnMap(**chosen)
+
+
+def match_roles(found: list[str], mapping: dict[str, str] | None = None) -> dict[str, str | None]:
+    """Role -> the column playing it (None when no column matches), as :func:`resolve_columns`
+    matches them, without requiring any."""
     mapping = dict(mapping or {})
     by_norm: dict[str, str] = {}
     for column in found:
@@ -111,13 +124,7 @@ def resolve_columns(found: list[str], mapping: dict[str, str] | None = None) -> 
         chosen[role] = next(
             (by_norm[c] for c in candidates if c in by_norm and by_norm[c] not in taken), None
         )
-    missing = [r for r in REQUIRED_ROLES if chosen[r] is None]
-    if missing:
-        raise InputError(
-            f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
-            f"found {_show(found)} (map yours with --map {missing[0]}=YOUR_COLUMN)"
-        )
-    return ColumnMap(**chosen)
+    return chosen
 
 
 def _show(columns: list[str], most: int = 12) -> str:

@@ -181,6 +181,12 @@ HEADER = "customer_id,txn_date,amount,repayment_date\n"
             ["--feature-set", "transactions"],
             "missing column amount; found customer_id, txn_date, amt (map yours with --map amount=YOUR_COLUMN)",
         ),
+        (  # detected: a misnamed amount makes it a table with repeated ids; the message says why
+            "customer_id,txn_date,amt,repayment_date\nA,2024-01-01,5,\nA,2024-02-01,6,\nB,2024-01-03,7,\n",
+            [],
+            "map its amount column: no column matches amount in customer_id, txn_date, amt, repayment_date "
+            "(--map amount=YOUR_COLUMN)",
+        ),
         (
             HEADER + "A,yesterday,5,\nB,someday,5,\n",
             [],

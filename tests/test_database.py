@@ -433,3 +433,56 @@ def test_postgres_column_types_give_the_same_features(postgres, pg_db, tmp_path)
     pd.testing.assert_frame_equal(got, expected, rtol=1e-12)
     with pytest.raises(InputError, match=r"no usable rows: 9 of 30 rows: txn_date is not a date, e.g. '20240105'; 21 of 30 rows are exact copies"):
         DatabaseSource(postgres.url(pg_db), table="int_dates").features()
+
+
+def test_score_and_assign_read_new_data_as_the_model_was_trained(tmp_path, transactions):
+    """Outlier caps, kept duplicate rows and the late-after days are the model's: scoring the
+    training data again changes nothing, and assign gives the run's segments and features."""
+    small = transactions[transactions["customer_id"] <= "C0000400"]
+    small = pd.concat([small, small.head(30)], ignore_index=True)  # repeat loans, kept on purpose
+    url = f"sqlite:///{tmp_path / 'bank.db'}"
+    Database(url).replace_tables({"loans": small})
+    options = ["--cap-outliers", "90", "--keep-duplicate-rows", "--late-after-days", "20", "--k", "3"]
+    code, _, err = cli_call("run", "--db", url, "--table", "loans", "--out", tmp_path / "o", *options)
+    assert code == 0, err
+    settings = json.loads((tmp_path / "o" / "model" / "metadata.json").read_text())["settings"]
+    assert settings["keep_duplicate_rows"] is True and settings["late_after_days"] == 20
+    assert set(settings["caps"]) == {"txn_count", "avg_txn_amount", "total_amount", "avg_repayment_days",
+                                     "late_share", "recency_days"}
+    run_segments = by_id(pd.read_csv(tmp_path / "o" / "customer_segments.csv", dtype={"customer_id": str}))
+    assert run_segments["txn_count"].max() == settings["caps"]["txn_count"][1]  # capped in the run
+
+    code, out, err = cli_call("score", "--db", url, "--table", "loans", "--model", tmp_path / "o" / "model")
+    assert code == 0 and " 0 new or changed segment" in out, err + out
+    assert "capped to" in err and "model's caps" in err
+    db = Database(url)
+    with db.connect() as con:
+        scored = by_id(db.read(con, "SELECT * FROM customer_segments"))
+    pd.testing.assert_frame_equal(scored, run_segments, check_dtype=False, rtol=1e-12)
+
+    small.to_csv(tmp_path / "loans.csv", index=False)
+    code, _, err = cli_call("assign", tmp_path / "loans.csv", "--model", tmp_path / "o" / "model",
+                            "--out", tmp_path / "assigned.csv")
+    assert code == 0, err
+    assigned = by_id(pd.read_csv(tmp_path / "assigned.csv", dtype={"customer_id": str}))
+    pd.testing.assert_frame_equal(assigned[run_segments.columns], run_segments, check_dtype=False, rtol=1e-12)
+    # without the model's settings the same file reads differently: the test can fail
+    uncapped, _ = transaction_features(tmp_path / "loans.csv")
+    assert (by_id(uncapped)["txn_count"].to_numpy() != run_segments["txn_count"].to_numpy()).any()
+
+
+def test_a_purchase_log_model_rescores_recent_customers(tmp_path):
+    from segmentation.demo_shapes import demo_purchases
+
+    log = demo_purchases(300, seed=3)
+    url = f"duckdb:///{tmp_path / 'shop.duckdb'}"
+    Database(url).replace_tables({"orders": log})
+    code, _, err = cli_call("run", "--db", url, "--table", "orders", "--out", tmp_path / "o")
+    assert code == 0 and "feature set: purchases" in err, err
+    last = pd.to_datetime(log["order_date"]).max()
+    recent = log.loc[pd.to_datetime(log["order_date"]) >= last - pd.Timedelta(days=10), "customer_id"].nunique()
+    since = (last - pd.Timedelta(days=10)).date().isoformat()
+    code, out, err = cli_call("score", "--db", url, "--table", "orders", "--model", tmp_path / "o" / "model",
+                              "--since", since)
+    assert code == 0 and f"scored {recent:,} customers with transactions since {since}" in out, err + out
+    assert " 0 new or changed segment" in out

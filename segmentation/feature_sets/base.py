@@ -38,8 +38,10 @@ class LoadOptions:
     max_rejected_share: float = 0.05
     keep_duplicate_rows: bool = False
     cap_outliers: float | None = None
+    caps: dict | None = None  # feature -> [low, high] of a saved model, instead of cap_outliers
     engine: str = "duckdb"
     rfm_rules: str | None = None
+    since: object = None  # a database source: only customers with rows on or after this day
 
 
 @dataclass
@@ -62,6 +64,9 @@ class Dataset:
         Features the model log-transforms.
     reason : str
         Why this feature set (detected from which columns, or forced).
+    options : dict
+        How it was read (the :class:`LoadOptions` that change the features), for the model to
+        keep: scoring new data reads it the same way.
     """
 
     customers: pd.DataFrame
@@ -71,6 +76,7 @@ class Dataset:
     notices: list[str] = field(default_factory=list)
     log_features: object = "auto"
     reason: str = ""
+    options: dict = field(default_factory=dict)
 
 
 class FeatureSet:
@@ -180,10 +186,12 @@ class FeatureSet:
                         unit=unit,
                     )
                 )
-        if options.cap_outliers:
-            customers, capped = cap_percentiles(customers, chosen, float(options.cap_outliers), unit)
+        if options.caps or options.cap_outliers:
+            percentile = None if options.caps else float(options.cap_outliers)
+            customers, capped, caps = cap_percentiles(customers, chosen, percentile, unit, options.caps)
             for rule in capped:
                 report.add(rule)
+            report.details["caps"] = caps
         report.customers = len(customers)
         report.check_share(options.max_rejected_share)
         log = self.log_features if self.log_features == "auto" else [f for f in self.log_features if f in chosen]

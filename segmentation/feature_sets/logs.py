@@ -55,7 +55,9 @@ def _log_features(kind: str, source, con, options: LoadOptions):
     if kind == "transactions":
         common["late_after_days"] = options.late_after_days
     if isinstance(source, DatabaseSource):
-        return source.features(kind=kind, **common)
+        return source.features(kind=kind, since=options.since, **common)
+    if options.since is not None:
+        raise InputError("--since needs the transactions in a database (--db with --table or --query)")
     compute = transaction_features if kind == "transactions" else purchase_features
     return compute(source, engine=options.engine, con=con, **common)
 

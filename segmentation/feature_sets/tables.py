@@ -27,7 +27,7 @@ import pandas as pd
 from ..cleaning import CleaningReport, CleaningRule, share_text
 from ..database import DatabaseSource
 from ..errors import InputError
-from ..sources import _normalise, _show
+from ..sources import REQUIRED_ROLES, _normalise, _show, match_roles
 from .base import Dataset, FeatureSet, LoadOptions, check_features, set_aside_rule
 
 MAX_LEVELS = 20
@@ -44,6 +44,18 @@ class Bound:
     high: float | None = None
     cap_high: bool = False
     high_reason: str = "out_of_range"
+
+
+def _log_hint(columns: list[str]) -> str:
+    """What a table with repeated ids lacks to be read as a log of transactions."""
+    roles = match_roles(columns)
+    missing = [r for r in REQUIRED_ROLES if roles[r] is None]
+    if roles["customer_id"] and len(missing) < len(REQUIRED_ROLES) - 1:
+        return (
+            f"for a log of transactions map its {' and '.join(missing)} column: no column "
+            f"matches {', '.join(missing)} in {_show(columns)} (--map {missing[0]}=YOUR_COLUMN)"
+        )
+    return "for a log of transactions map its date and amount columns"
 
 
 def read_frame(source, con) -> pd.DataFrame:
@@ -121,6 +133,8 @@ class TableFeatureSet(FeatureSet):
         return f"{self.title}, id column {dataset.report['id_column']!r}, {len(dataset.model_features)} features"
 
     def load(self, source, con, columns, options: LoadOptions) -> Dataset:
+        if options.since is not None:
+            raise InputError("--since needs a log of transactions or purchases; a customer table is re-scored whole")
         frame = read_frame(source, con)
         renames = {col: canon for canon, col in self.match(frame.columns).items() if col != canon}
         frame = frame.rename(columns=renames)
@@ -198,7 +212,7 @@ class TableFeatureSet(FeatureSet):
                     f"{share_text(int(m.sum()), total)}: id column {id_col!r} has {ids[m].nunique():,} ids on "
                     f"more than one row, e.g. {ids[m].iloc[0]!r} (all their rows set "
                     "aside; one row per customer is expected: name the id column with --map "
-                    "customer_id=COLUMN, or for a log of transactions map its date and amount columns)",
+                    f"customer_id=COLUMN, or {_log_hint(list(frame.columns))})",
                 )
             )
         for name, bound in self.bounds.items():
