@@ -47,6 +47,12 @@ class Row:
 
 
 def _peak_mb() -> float:
+    """This process's peak resident memory. VmHWM, not getrusage's ru_maxrss: Linux carries
+    ru_maxrss across exec, so a spawned worker would report its parent's peak (the benchmark
+    data it generated) when that is higher."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -213,6 +219,9 @@ def bench_sql_scoring(root: Path, customers: int) -> list[Row]:
                 "Python Bundle.predict", r["python_s"], peak, note)]
 
 
+GROUPS = ("features", "fit", "tabpy", "sql", "dashboard")
+
+
 def machine() -> str:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}"
@@ -222,7 +231,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds (CI)")
     parser.add_argument("--out", default=str(Path(__file__).with_name("results.md")))
+    parser.add_argument("--only", choices=GROUPS, action="append", help="run only this group (repeatable)")
     args = parser.parse_args(argv)
+    only = set(args.only or GROUPS)
     if args.smoke:
         txn, customers, notebook_max, dash, tabpy, scoring = [20_000], [2_000], 2_000, [2_000], [1_000], 2_000
     else:
@@ -237,19 +248,17 @@ def main(argv=None) -> int:
     print("\n".join(lines), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        groups = (
-            lambda: bench_features(root, txn),
-            lambda: bench_fit(root, customers, notebook_max),
-            lambda: bench_tabpy(tabpy),
-            lambda: bench_sql_scoring(root, scoring),
-        )
-        for group in groups:
-            for row in group():
-                lines.append(row.markdown())
-                print(lines[-1], flush=True)
-    for line in bench_dashboard(dash):
-        lines.append(line)
-        print(line, flush=True)
+        groups = {
+            "features": lambda: [r.markdown() for r in bench_features(root, txn)],
+            "fit": lambda: [r.markdown() for r in bench_fit(root, customers, notebook_max)],
+            "tabpy": lambda: [r.markdown() for r in bench_tabpy(tabpy)],
+            "sql": lambda: [r.markdown() for r in bench_sql_scoring(root, scoring)],
+            "dashboard": lambda: bench_dashboard(dash),
+        }
+        for name in GROUPS:
+            for line in groups[name]() if name in only else []:
+                lines.append(line)
+                print(line, flush=True)
     Path(args.out).write_text("\n".join(lines) + "\n")
     return 0
 

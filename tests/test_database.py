@@ -486,3 +486,16 @@ def test_a_purchase_log_model_rescores_recent_customers(tmp_path):
                               "--since", since)
     assert code == 0 and f"scored {recent:,} customers with transactions since {since}" in out, err + out
     assert " 0 new or changed segment" in out
+
+
+def test_purchase_log_features_inside_postgres_equal_duckdb(postgres, pg_db, tmp_path):
+    from segmentation.demo_shapes import demo_purchases
+    from segmentation.features import purchase_features
+
+    log = demo_purchases(200, seed=4)
+    log.to_csv(tmp_path / "orders.csv", index=False)
+    Database(postgres.url(pg_db)).replace_tables({"orders": log})  # typed columns: date, bigint, float
+    in_pg, report = DatabaseSource(postgres.url(pg_db), table="orders").features(kind="purchases")
+    expected, _ = purchase_features(tmp_path / "orders.csv")
+    assert report.engine == "postgresql" and report.rows_in == len(log)
+    pd.testing.assert_frame_equal(in_pg, expected, check_dtype=False, rtol=1e-12)
