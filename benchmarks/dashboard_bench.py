@@ -19,22 +19,28 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
 import plotly
 
-from dashboard import callbacks, data, layout
+from dashboard import callbacks, data, figures, layout
 from segmentation.demo import write_demo
 
 FILTERS = ["?seg=0,1", "?seg=2", "?r.txn_count=3~12", "?q=C00012", "", "?seg=0,1,2&r.recency_days=0~100"]
 
 
 def payload_bytes(ws) -> int:
+    """Bytes of what the first page load sends: the layout, the panels, and everything
+    render_controls sends (the model view's figures too, though that tab is not shown yet)."""
     names = callbacks.segment_names(ws)
     panels = callbacks.panels(ws, "", None)
+    meta = ws.bundle.metadata
     first = {
         "layout": layout.page(50),
         "panels": [panels["scatter"], panels["box"], panels["ternary"], [c.__dict__ for c in panels["kpis"]]],
         "controls": [callbacks.action_panel(ws), names, callbacks.describe_table(ws),
-                     callbacks.table_columns(ws)],
+                     callbacks.table_columns(ws), callbacks.model_facts(ws), callbacks.header_facts(ws),
+                     callbacks.pca_figure(ws, names),
+                     figures.k_criteria(pd.DataFrame(meta["k_selection"]), meta["k"], meta.get("k_preferences"))],
         "rows": data.table_rows(ws, data.filter_mask(ws, data.Filters()), 0, 100, None)[0],
     }
     return len(json.dumps(first, cls=plotly.utils.PlotlyJSONEncoder))
