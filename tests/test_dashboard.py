@@ -161,10 +161,16 @@ def test_exports_hold_exactly_the_filtered_rows(ws, tmp_path):
 
 def test_exported_cells_cannot_run_as_formulas(ws):
     frame = ws.frame.copy()
-    frame.loc[0, "customer_id"] = "=HYPERLINK(\"http://x\")"
+    frame["customer_id"] = frame["customer_id"].astype(object)
+    for i, risky_text in enumerate(["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)"]):
+        frame.loc[i, "customer_id"] = risky_text
     risky = data.Workspace("x", "x", "auto", ws.bundle, frame, ws.feature_set)
     text = decode(callbacks.export_file(risky, "", None, "csv")).decode()
-    assert "'=HYPERLINK" in text
+    assert all(f"'{t}" in text for t in ("=HYPERLINK", "+1+1", "-2+3", "@SUM(A1)"))
+    sheet = pd.read_excel(io.BytesIO(decode(callbacks.export_file(risky, "", None, "xlsx"))), dtype=str)
+    assert list(sheet["customer_id"][:4]) == ["'=HYPERLINK(\"http://x\")", "'+1+1", "'-2+3", "'@SUM(A1)"]
+    # numbers are not text: a negative amount stays a number
+    assert not any(str(v).startswith("'") for v in sheet["avg_txn_amount"])
 
 
 def test_table_rows_are_paged_and_sorted_on_the_server(ws):

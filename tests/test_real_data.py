@@ -25,6 +25,12 @@ def test_loans_file_end_to_end(tmp_path, cli):
     assert features["avg_txn_amount"].between(3_000, 60_000).all()
     profiles = pd.read_csv(tmp_path / "o" / "segment_profiles.csv")
     assert 2 <= len(profiles) <= 10 and profiles["segment_name"].is_unique
+    # what the README reports for this file
+    assert "k=3: preferred by silhouette, calinski-harabasz, davies-bouldin" in out
+    assert list(profiles["segment_name"]) == [
+        "Punctual, low-volume borrowers", "High-volume, large-loan borrowers", "Late-paying, slow-repaying borrowers"
+    ]
+    assert list(profiles["size"]) == [2_033, 1_426, 900]
 
 
 def test_credit_card_file_end_to_end(tmp_path, cli):
