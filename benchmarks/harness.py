@@ -5,6 +5,8 @@
                                                 # TabPy at 1k-100k rows, SQL scoring and dashboard at 1M
 
 Each measured call runs in a fresh process (spawn) so its peak memory (max RSS) is its own.
+The feature rows take the best of 3 runs of ours and of pandas (the machine is shared: other
+work only ever adds time); the others are single runs.
 Writes a markdown table (what, size, ours, alternative, ratio, peak memory) to stdout and to
 ``--out`` (default benchmarks/results.md). Targets are checked and reported, never asserted.
 """
@@ -127,10 +129,17 @@ def isolated(fn, *args):
         return pool.apply(_timed, (fn, *args))
 
 
+def best_of(repeat: int, fn, *args):
+    """:func:`isolated` ``repeat`` times: the fastest time (a shared machine only ever adds
+    time), the highest peak memory, the last result."""
+    runs = [isolated(fn, *args) for _ in range(repeat)]
+    return min(r[0] for r in runs), max(r[1] for r in runs), runs[-1][2]
+
+
 # -- benchmark groups -------------------------------------------------------------------------
 
 
-def bench_features(root: Path, sizes: list[int]) -> list[Row]:
+def bench_features(root: Path, sizes: list[int], repeat: int = 1) -> list[Row]:
     from segmentation.demo import write_demo
 
     rows = []
@@ -139,9 +148,9 @@ def bench_features(root: Path, sizes: list[int]) -> list[Row]:
         write_demo(path, max(100, n_txn // 10), seed=0)
         with open(path) as lines:
             actual = sum(1 for _ in lines) - 1
-        ours, peak, customers = isolated(features_duckdb, str(path))
-        lite, _, c2 = isolated(features_sqlite, str(path))
-        pand, _, c3 = isolated(features_pandas, str(path))
+        ours, peak, customers = best_of(repeat, features_duckdb, str(path))
+        lite, _, c2 = isolated(features_sqlite, str(path))  # minutes at 10M, and never close
+        pand, _, c3 = best_of(repeat, features_pandas, str(path))
         assert customers == c2 == c3
         label = f"{actual / 1e6:,.1f}M transactions" if actual >= 1e6 else f"{actual:,} transactions"
         rows.append(Row("features from CSV (DuckDB)", label, ours, "CSV into SQLite + SQL", lite, peak))
@@ -242,6 +251,7 @@ def main(argv=None) -> int:
     parser.add_argument("--only", choices=GROUPS, action="append", help="run only this group (repeatable)")
     args = parser.parse_args(argv)
     only = set(args.only or GROUPS)
+    repeat = 1 if args.smoke else 3
     if args.smoke:
         txn, customers, notebook_max, dash, tabpy, scoring = [20_000], [2_000, 4_000], 2_000, [2_000], [1_000], 2_000
     else:
@@ -257,7 +267,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         groups = {
-            "features": lambda: [r.markdown() for r in bench_features(root, txn)],
+            "features": lambda: [r.markdown() for r in bench_features(root, txn, repeat)],
             "fit": lambda: [r.markdown() for r in bench_fit(root, customers, notebook_max)],
             "tabpy": lambda: [r.markdown() for r in bench_tabpy(tabpy)],
             "sql": lambda: [r.markdown() for r in bench_sql_scoring(root, scoring)],
