@@ -22,5 +22,6 @@ def test_smoke_benchmarks_write_a_table(tmp_path):
     fit, extrapolated = [r for r in rows if r.startswith("| fit")]
     assert "same k: True" in fit  # the usual way and ours agree on the demo data
     assert "extrapolated from 1,000 and 2,000 rows" in extrapolated and "ARI" in extrapolated
+    assert "4,000 customers" in extrapolated
     scoring = next(r for r in rows if r.startswith("| assign in SQL"))
     assert "same segment as Python on all 2,000 rows: True" in scoring
