@@ -26,7 +26,7 @@ import pandas as pd
 
 from .errors import InputError
 from .features import FeatureReport, _Engine, relation_features
-from .sources import quote_identifier
+from .sources import connect_duckdb, quote_identifier
 
 #: Environment variable holding the database URL when --db is not given.
 URL_ENV = "SEGMENTATION_DB_URL"
@@ -149,7 +149,7 @@ class Database:
                 con = sqlite3.connect(path, isolation_level=None)
                 con.execute("BEGIN")
                 return con
-            con = duckdb.connect(path)
+            con = connect_duckdb(path)
             con.begin()
             return con
         except (sqlite3.Error, duckdb.Error) as exc:

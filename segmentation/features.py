@@ -13,12 +13,11 @@ import sqlite3
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
 from .cleaning import CleaningReport, CleaningRule
 from .errors import InputError
-from .sources import ColumnMap, open_relation, quote_identifier, resolve_columns
+from .sources import ColumnMap, connect_duckdb, open_relation, quote_identifier, resolve_columns
 
 SQL_DIR = Path(__file__).parent / "sql"
 EPOCH = dt.date(1970, 1, 1)
@@ -222,7 +221,7 @@ def purchase_features(
 def _log_features(kind, source, mapping, engine, late_after_days, as_of, max_rejected_share, keep_duplicates, con):
     if engine not in ("duckdb", "sqlite"):
         raise InputError(f"unknown engine {engine!r}; use duckdb or sqlite")
-    duck = con if con is not None else duckdb.connect()
+    duck = con if con is not None else connect_duckdb()
     if isinstance(source, pd.DataFrame):
         duck.register("source_frame", source.astype("string"))
         duck.execute("CREATE OR REPLACE TEMP VIEW source AS SELECT * FROM source_frame")

@@ -20,7 +20,7 @@ from .feature_sets import TRANSACTION_MODEL_FEATURES, Dataset, LoadOptions
 from .model import Segmenter
 from .naming import Rules
 from .plots import plot_k_selection
-from .sources import open_relation
+from .sources import connect_duckdb, open_relation
 
 __all__ = ["TRANSACTION_MODEL_FEATURES", "Dataset", "detect_feature_set", "fit_bundle", "load_dataset", "run"]
 
@@ -83,7 +83,7 @@ def load_dataset(
     Dataset
         ``notices`` starts with the feature set chosen and why, then every cleaning rule.
     """
-    con = con or duckdb.connect()
+    con = con or connect_duckdb()
     if isinstance(source, pd.DataFrame):
         columns = [str(c) for c in source.columns]
     elif isinstance(source, DatabaseSource):
@@ -185,7 +185,7 @@ def run(
     fit_opts = {k: v for k, v in options.items() if k not in load_keys}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect()
+    con = connect_duckdb()
     steps = tqdm(
         total=4, desc="segmentation", disable=None if progress is None else not progress, leave=False
     )

@@ -6,6 +6,7 @@ pandas first; only XLSX, which DuckDB cannot read without an extension, goes thr
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -135,6 +136,22 @@ def _show(columns: list[str], most: int = 12) -> str:
 def quote_identifier(name: str) -> str:
     """Quote a column or table name for SQL (spaces, symbols and quotes allowed)."""
     return '"' + name.replace('"', '""') + '"'
+
+
+#: Environment variable capping DuckDB's memory (e.g. "1GB"): big inputs then spill to disk.
+MEMORY_LIMIT_ENV = "SEGMENTATION_DUCKDB_MEMORY_LIMIT"
+
+
+def connect_duckdb(database: str = ":memory:") -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection, with the memory cap of :data:`MEMORY_LIMIT_ENV` when it is set."""
+    con = duckdb.connect(database)
+    limit = os.environ.get(MEMORY_LIMIT_ENV)
+    if limit:
+        try:
+            con.execute("SET memory_limit = ?", [limit])
+        except duckdb.Error as exc:
+            raise InputError(f"{MEMORY_LIMIT_ENV}={limit!r} is not a memory size (e.g. 1GB): {exc}") from None
+    return con
 
 
 def open_relation(con: duckdb.DuckDBPyConnection, path: str | Path, name: str = "source") -> list[str]:

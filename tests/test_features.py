@@ -190,3 +190,16 @@ def test_semicolon_and_bom_csv_work(tmp_path):
     path.write_text("\ufeff" + edge_frame().to_csv(index=False, sep=";"), encoding="utf-8")
     features, _ = transaction_features(path, as_of="2024-04-01")
     pd.testing.assert_frame_equal(features, reference_of(edge_frame(), as_of="2024-04-01"), rtol=1e-12)
+
+
+def test_duckdb_memory_cap_from_the_environment(tmp_path, monkeypatch, demo_csv, cli):
+    expected, _ = transaction_features(demo_csv)
+    monkeypatch.setenv("SEGMENTATION_DUCKDB_MEMORY_LIMIT", "200MB")
+    capped, _ = transaction_features(demo_csv)
+    pd.testing.assert_frame_equal(capped, expected)
+    from segmentation.sources import connect_duckdb
+
+    assert connect_duckdb().execute("SELECT current_setting('memory_limit')").fetchone()[0] in ("190.7 MiB", "200.0 MB")
+    monkeypatch.setenv("SEGMENTATION_DUCKDB_MEMORY_LIMIT", "lots")
+    code, _, err = cli("features", demo_csv, "--out", tmp_path / "f.csv")
+    assert code == 2 and "SEGMENTATION_DUCKDB_MEMORY_LIMIT='lots' is not a memory size" in err
