@@ -259,9 +259,12 @@ def rfm_counts(ws: Workspace, mask: np.ndarray) -> pd.DataFrame | None:
 
 
 def _money(value: float) -> str:
-    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(value) >= size * 10:
-            return f"{value / size:,.1f}{unit}"
+    """1,234 / 12.3k / 4.64M / 231.3M: amounts under 10,000 in full, larger ones short."""
+    # (a start just under the unit, so 999,999 is 1.00M, not 1,000.0k)
+    for unit, size, start in (("B", 1e9, 999.95e6), ("M", 1e6, 999.95e3), ("k", 1e3, 1e4)):
+        if abs(value) >= start:
+            scaled = value / size
+            return f"{scaled:,.2f}{unit}" if abs(scaled) < 10 else f"{scaled:,.1f}{unit}"
     return f"{value:,.0f}"
 
 
