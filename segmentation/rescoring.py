@@ -25,9 +25,9 @@ from .errors import InputError
 from .migration import HISTORY_COLUMNS, migration_table, segment_state
 
 HISTORY_TABLE = "segment_history"
+MIGRATION_TABLE = "segment_migration"
 #: Feature sets aggregated from rows with dates, which `--since` can narrow to recent customers.
 LOG_FEATURE_SETS = ("transactions", "purchases")
-MIGRATION_TABLE = "segment_migration"
 
 
 def _now() -> pd.Timestamp:
@@ -106,8 +106,8 @@ def score(
 ) -> ScoreResult:
     """Re-aggregate the customers with new rows in ``source`` and assign them with a saved model.
 
-    The input is read as the model's training data was (:meth:`Bundle.load_options`: feature
-    set, late-after days, duplicate rows, outlier caps), so the same data gets the same
+    The input is read as the model's training data was (:meth:`Bundle.load_options`: its
+    features, late-after days, duplicate rows, outlier caps), so the same data gets the same
     features and segments as in the run that fitted the model.
 
     Parameters
