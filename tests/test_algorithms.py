@@ -43,7 +43,7 @@ def test_auto_switches_to_minibatch_above_the_documented_size(monkeypatch, shop)
     assert type(bundle.pipeline.named_steps["kmeans"]).__name__ == "MiniBatchKMeans"
 
 
-def test_gaussian_mixture_votes_with_bic_and_round_trips(tmp_path, shop):
+def test_gaussian_mixture_votes_with_bic_and_round_trips(tmp_path, shop, capsys):
     bundle = fit_bundle(shop, algorithm="gmm", k_range=(2, 6))
     table = pd.DataFrame(bundle.metadata["k_selection"])
     assert {"bic", "stability", "silhouette"} <= set(table.columns)
@@ -52,6 +52,12 @@ def test_gaussian_mixture_votes_with_bic_and_round_trips(tmp_path, shop):
     assert loaded.assign(shop.customers).equals(bundle.assign(shop.customers))
     sizes = bundle.segments["size"].tolist()
     assert sizes == sorted(sizes, reverse=True)  # ids ordered by size for every algorithm
+    # a mixture has no nearest-centroid rule for SQL: one clear line, and a stable version
+    assert loaded.model_version == bundle.model_version and len(loaded.model_version) == 12
+    from segmentation.cli import main
+
+    assert main(["sql", "--model", str(tmp_path / "m"), "--table", "customer_features"]) == 2
+    assert "scoring as SQL needs a k-means model; this one uses gmm" in capsys.readouterr().err
 
 
 def test_hdbscan_reports_noise_as_its_own_group(tmp_path, hdbscan_bundle, shop):
