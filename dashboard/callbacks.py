@@ -230,6 +230,13 @@ def read_upload(contents: str, filename: str, store: data.DataStore, max_bytes: 
             "feature_set": shape, "numeric": numeric, "preview": preview.astype(str).to_dict("records")}
 
 
+def upload_facts(info: dict) -> str:
+    """What the upload view says of a file: its size and the shape detected."""
+    shape = info["feature_set"]
+    described = UPLOAD_SHAPES.get(shape, f"{feature_sets.get(shape).title} (its known columns are used)")
+    return f"{info['filename']}: {info['rows']:,} rows, {len(info['columns'])} columns; detected shape: {described}"
+
+
 def fit_upload(store: data.DataStore, upload: dict, id_column: str | None, features: list[str] | None,
                session: str, progress=None) -> str:
     """Register the uploaded file for this session and fit it; returns the dataset id."""
@@ -500,11 +507,7 @@ def register(app, store: data.DataStore, *, max_upload_bytes: int, manager) -> N
         preview = dbc.Table.from_dataframe(pd.DataFrame(info["preview"]), size="sm", striped=True,
                                            responsive=True, className="small")
         shape = info["feature_set"]
-        facts = html.Div(
-            f"{info['filename']}: {info['rows']:,} rows, {len(info['columns'])} columns; detected shape: "
-            + UPLOAD_SHAPES.get(shape, f"{feature_sets.get(shape).title} (its known columns are used)"),
-            className="small fw-semibold mb-2",
-        )
+        facts = html.Div(upload_facts(info), className="small fw-semibold mb-2")
         columns = [{"label": c, "value": c} for c in info["columns"]]
         numeric = [c for c in info["numeric"] if c != info["columns"][0]]
         is_table = shape == "table"

@@ -199,12 +199,12 @@ class Bundle:
 
         return PCA(min(n_components, scaled.shape[1]), random_state=0).fit_transform(scaled)
 
-    def load_options(self) -> dict:
+    def load_options(self, **overrides) -> dict:
         """The :func:`segmentation.load_dataset` options that read new data as the training
         data was read: the model's features, late-after days, duplicate rows kept or not, the
         outlier caps and the RFM table. Not the feature set (transactions or the customer
         features made from them both score with a transactions model), nor the reference day
-        (time moves on)."""
+        (time moves on). ``overrides`` (a user's options) win where they are not None."""
         settings = self.metadata.get("settings", {})
         out = {"features": self.features}
         for key in ("late_after_days", "keep_duplicate_rows", "caps"):
@@ -212,7 +212,7 @@ class Bundle:
                 out[key] = settings[key]
         if settings.get("rfm_rules") and Path(settings["rfm_rules"]).is_file():  # else: built in
             out["rfm_rules"] = settings["rfm_rules"]
-        return out
+        return {**out, **{k: v for k, v in overrides.items() if v is not None}}
 
     def assign(self, customers: pd.DataFrame) -> pd.DataFrame:
         """``customers`` with segment, segment_name and recommended_action added."""

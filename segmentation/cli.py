@@ -41,12 +41,11 @@ def _data_options(p: argparse.ArgumentParser, model_options: bool = True, from_m
     )
     g.add_argument(
         "--feature-set",
-        default=None if from_model else "auto",
+        default="auto",
         choices=["auto", *FEATURE_SETS],
         help="force how the input is read: transactions (loans with repayments), purchases "
         "(a purchase log: RFM), creditcard (CC GENERAL), ecommerce (customer table of an "
-        "online shop), table (any table); default: "
-        + ("the model's" if from_model else "detected from the columns"),
+        "online shop), table (any table); default: detected from the columns",
     )
     g.add_argument(
         "--late-after-days",
@@ -220,7 +219,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sankey", metavar="FILE.html", help="also write the migration Sankey figure here")
     _database_options(p, "transactions")
     _data_options(p, model_options=False, from_model=True)
-    p.set_defaults(late_after_days=None)
 
     p = sub.add_parser("sql", help="print a SELECT that assigns segments inside any SQL database")
     p.add_argument("--model", required=True, help="model bundle folder")
@@ -341,8 +339,7 @@ def cmd_assign(args) -> None:
     from .pipeline import load_dataset
 
     bundle = Bundle.load(args.model)
-    given = {k: v for k, v in _load_options(args).items() if v is not None}
-    dataset = load_dataset(args.input, **{**bundle.load_options(), **given})
+    dataset = load_dataset(args.input, **bundle.load_options(**_load_options(args)))
     _say(*dataset.notices)
     out = bundle.assign(dataset.customers)
     write_table(out, args.out)

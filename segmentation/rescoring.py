@@ -21,13 +21,10 @@ import pandas as pd
 
 from .bundle import Bundle
 from .database import Database, DatabaseSource, _literal
-from .errors import InputError
 from .migration import HISTORY_COLUMNS, migration_table, segment_state
 
 HISTORY_TABLE = "segment_history"
 MIGRATION_TABLE = "segment_migration"
-#: Feature sets aggregated from rows with dates, which `--since` can narrow to recent customers.
-LOG_FEATURE_SETS = ("transactions", "purchases")
 
 
 def _now() -> pd.Timestamp:
@@ -134,9 +131,7 @@ def score(
     from .pipeline import load_dataset
 
     bundle = Bundle.load(model_dir)
-    options = {**bundle.load_options(), **{k: v for k, v in overrides.items() if v is not None}}
-    if since is not None and bundle.metadata.get("feature_set") not in LOG_FEATURE_SETS:
-        raise InputError("--since needs a model of transactions or purchases; a customer-table model re-scores every row")
+    options = bundle.load_options(**overrides)
     dataset = load_dataset(source, as_of=as_of, max_rejected_share=max_rejected_share, since=since, **options)
     customers, report = dataset.customers, dataset.report
     db = Database(out_url) if out_url else source.database

@@ -204,6 +204,7 @@ def test_upload_fit_and_isolation_between_sessions(store):
     rows = ["id,income,spend,city"] + [f"{i:04d},{20 + i % 50},{(i * 37) % 100},X" for i in range(60)]
     info = callbacks.read_upload(upload_contents("\n".join(rows).encode()), "mall.csv", store, 10_000_000)
     assert info["feature_set"] == "table" and info["rows"] == 60 and "income" in info["numeric"]
+    assert callbacks.upload_facts(info).endswith("detected shape: customer table (pick the id column and the features)")
     dataset = callbacks.fit_upload(store, info, "id", ["income", "spend"], session="alice")
     ws = store.get(dataset, "auto", owner="alice")
     assert ws.frame["customer_id"].iloc[0] == "0000"  # ids kept as written
@@ -228,6 +229,19 @@ SHAPE_PANELS = {
     "creditcard": ("PURCHASES", "PURCHASES_TRX", "LIMIT_USAGE",
                    ["Total purchases", "Avg amount per transaction", "Avg balance", "Paid-in-full share"], False),
 }
+
+
+@pytest.mark.parametrize(
+    ("shape", "said"),
+    [("purchases", "purchase log (recency, frequency"), ("creditcard", "credit-card behaviour (its known columns")],
+)
+def test_upload_view_names_the_detected_shape(store, tmp_path, shape, said):
+    from segmentation.demo_shapes import write_demo_shape
+
+    raw = write_demo_shape(shape, tmp_path / f"{shape}.csv", 120, seed=2).read_bytes()
+    info = callbacks.read_upload(upload_contents(raw), f"{shape}.csv", store, 10_000_000)
+    assert info["feature_set"] == shape
+    assert f"{shape}.csv: {info['rows']:,} rows" in callbacks.upload_facts(info) and said in callbacks.upload_facts(info)
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPE_PANELS))

@@ -499,3 +499,15 @@ def test_purchase_log_features_inside_postgres_equal_duckdb(postgres, pg_db, tmp
     expected, _ = purchase_features(tmp_path / "orders.csv")
     assert report.engine == "postgresql" and report.rows_in == len(log)
     pd.testing.assert_frame_equal(in_pg, expected, check_dtype=False, rtol=1e-12)
+
+
+def test_since_on_a_customer_table_is_one_clear_line(tmp_path, demo_run):
+    features = pd.read_csv(demo_run / "customer_features.csv", dtype={"customer_id": str})
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    Database(url).replace_tables({"customers": features})
+    code, _, err = cli_call("score", "--db", url, "--table", "customers", "--model", demo_run / "model",
+                            "--since", "2026-01-01")
+    assert code == 2 and "--since needs a log of transactions or purchases; a customer table is re-scored whole" in err
+    code, out, err = cli_call("score", "--db", url, "--table", "customers", "--model", demo_run / "model")
+    # the run's own customer features, scored with its model: every customer, no refit
+    assert code == 0 and f"scored {len(features):,} customers in all" in out, err
