@@ -63,7 +63,7 @@ def _timed(fn, *args):
     import duckdb  # noqa: F401
     import sklearn.cluster  # noqa: F401
 
-    import segmentation.pipeline  # noqa: F401
+    import segmentation.jobs  # noqa: F401
 
     start = time.perf_counter()
     out = fn(*args)
@@ -71,29 +71,34 @@ def _timed(fn, *args):
 
 
 def features_duckdb(path: str):
-    from segmentation.features import transaction_features
+    from segmentation.io.sources import transaction_features
 
     return len(transaction_features(path, max_rejected_share=1.0)[0])
 
 
 def features_sqlite(path: str):
     """The usual way: CSV into SQLite with pandas, the aggregation SQL, the result back."""
-    from segmentation.features import sqlite_features
+    from segmentation.io.database import DatabaseSource
+    from segmentation.io.sources import transaction_features
 
-    con = sqlite3.connect(":memory:")
-    pd.read_csv(path, dtype=str).to_sql("transactions", con, index=False, chunksize=200_000)
-    return len(sqlite_features(con, "transactions", max_rejected_share=1.0)[0])
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "transactions.db"
+        con = sqlite3.connect(db)
+        pd.read_csv(path, dtype=str).to_sql("transactions", con, index=False, chunksize=200_000)
+        con.close()
+        source = DatabaseSource(f"sqlite:///{db}", table="transactions")
+        return len(transaction_features(source, max_rejected_share=1.0)[0])
 
 
 def features_pandas(path: str):
-    from segmentation.features import reference_features
+    from segmentation.shapes.transactions import reference_features
 
     return len(reference_features(pd.read_csv(path, dtype={"customer_id": str})))
 
 
 def fit_ours(path: str):
     from segmentation.model import Segmenter
-    from segmentation.pipeline import TRANSACTION_MODEL_FEATURES
+    from segmentation.shapes import TRANSACTION_MODEL_FEATURES
 
     X = pd.read_parquet(path)[TRANSACTION_MODEL_FEATURES]
     model = Segmenter().fit(X)
@@ -108,7 +113,7 @@ def fit_notebook(path: str, n_rows: int | None = None, k: int | None = None):
     from sklearn.metrics import silhouette_score
 
     from segmentation.model import Segmenter
-    from segmentation.pipeline import TRANSACTION_MODEL_FEATURES
+    from segmentation.shapes import TRANSACTION_MODEL_FEATURES
 
     X = pd.read_parquet(path)[TRANSACTION_MODEL_FEATURES]
     if n_rows:
@@ -170,7 +175,7 @@ def bench_fit(root: Path, sizes: list[int], samples: tuple[int, int], limit_s: f
     from sklearn.metrics import adjusted_rand_score
 
     from segmentation.demo import demo_transactions
-    from segmentation.features import reference_features
+    from segmentation.shapes.transactions import reference_features
 
     rows = []
     for n in sizes:

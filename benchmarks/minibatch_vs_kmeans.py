@@ -18,9 +18,9 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
 from segmentation import load_dataset
-from segmentation.algorithms import make_clusterer
-from segmentation.demo_shapes import demo_creditcard
+from segmentation.demo import demo_creditcard
 from segmentation.model import Segmenter
+from segmentation.model.algorithms import make_clusterer
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "CC_GENERAL.csv"
 

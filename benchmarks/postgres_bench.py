@@ -17,11 +17,12 @@ from pathlib import Path
 
 import duckdb
 
-from segmentation.database import DatabaseSource
+from segmentation import Dataset, fit_bundle
 from segmentation.demo import write_demo
-from segmentation.pipeline import TRANSACTION_MODEL_FEATURES, Dataset, fit_bundle
-from segmentation.rescoring import publish_run
-from segmentation.sql_scoring import scoring_sql
+from segmentation.io.database import DatabaseSource
+from segmentation.jobs import publish
+from segmentation.outputs.sql import scoring_sql
+from segmentation.shapes import TRANSACTION_MODEL_FEATURES
 
 COLUMNS = "customer_id text, txn_date date, amount numeric(14,2), repayment_date date, due_date date"
 
@@ -57,7 +58,7 @@ def bench(url: str, customers: int, workdir: str) -> None:
     sample = features.sample(min(50_000, len(features)), random_state=0)
     bundle = fit_bundle(Dataset(sample, "transactions", TRANSACTION_MODEL_FEATURES), k=4)
     segments = bundle.assign(features)
-    step("tables written back (features, segments, profiles, history)", lambda: publish_run(features, segments, bundle, url))
+    step("tables written back (features, segments, profiles, history)", lambda: publish(features, segments, bundle, url))
     sql = scoring_sql(bundle.scoring, "customer_features")
     with psycopg.connect(**{k: v for k, v in conninfo.items() if v is not None}, autocommit=True) as pg:
         pg.execute("DROP TABLE IF EXISTS bench_scored")

@@ -22,10 +22,11 @@ import time
 import duckdb
 import numpy as np
 
+from segmentation import Dataset, fit_bundle
 from segmentation.demo import write_demo
-from segmentation.features import transaction_features
-from segmentation.pipeline import TRANSACTION_MODEL_FEATURES, Dataset, fit_bundle
-from segmentation.sql_scoring import scoring_sql
+from segmentation.io.sources import transaction_features
+from segmentation.outputs.sql import scoring_sql
+from segmentation.shapes import TRANSACTION_MODEL_FEATURES
 
 
 def timed(fn, repeat: int) -> tuple[float, object]:

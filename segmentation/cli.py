@@ -9,14 +9,12 @@ import argparse
 import sys
 from pathlib import Path
 
-import pandas as pd
-
-from .algorithms import ALGORITHMS, MINIBATCH_ABOVE
-from .bundle import Bundle
 from .errors import InputError
-from .exports import write_table
-from .feature_sets import FEATURE_SETS
-from .sources import parse_mapping
+from .io.columns import parse_mapping
+from .options import ALGORITHMS, MINIBATCH_ABOVE, SHAPES, FitOptions, LoadOptions
+
+# Each command imports what it uses when it runs: `--help` and `features` never load
+# scikit-learn, skops or matplotlib.
 
 EXIT_BAD_INPUT = 2
 DEMO_SHAPES = {
@@ -42,7 +40,7 @@ def _data_options(p: argparse.ArgumentParser, model_options: bool = True, from_m
     g.add_argument(
         "--feature-set",
         default="auto",
-        choices=["auto", *FEATURE_SETS],
+        choices=["auto", *SHAPES],
         help="force how the input is read: transactions (loans with repayments), purchases "
         "(a purchase log: RFM), creditcard (CC GENERAL), ecommerce (customer table of an "
         "online shop), table (any table); default: detected from the columns",
@@ -236,45 +234,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load_options(args) -> dict:
-    return {
-        "feature_set": args.feature_set,
-        "mapping": parse_mapping(args.map),
-        "late_after_days": args.late_after_days,
-        "as_of": args.as_of,
-        "max_rejected_share": args.max_rejected,
-        "keep_duplicate_rows": args.keep_duplicate_rows,
-        "cap_outliers": args.cap_outliers,
-        "rfm_rules": args.rfm_rules,
-    }
-
-
-def _fit_options(args) -> dict:
-    return {
-        "k": args.k if args.k == "auto" else _int(args.k, "--k"),
-        "k_range": (args.k_min, args.k_max),
-        "rules_path": args.rules,
-        "min_segment_share": args.min_segment_share,
-        "max_segments": args.max_segments,
-        "algorithm": args.algorithm,
-        "n_stability": args.stability_resamples,
-        "random_state": args.seed,
-    }
-
-
-def _int(value: str, option: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise InputError(f"{option} must be 'auto' or a whole number, got {value!r}") from None
-
-
-def _features_list(args) -> list[str] | None:
-    return (
-        [f.strip() for f in args.features.split(",") if f.strip()]
-        if getattr(args, "features", None)
-        else None
+def load_options(args) -> LoadOptions:
+    """The input options of a command line as one value (unset ones left at their defaults)."""
+    features = getattr(args, "features", None)
+    return LoadOptions().replace(
+        feature_set=args.feature_set,
+        mapping=parse_mapping(args.map),
+        features=[f.strip() for f in features.split(",") if f.strip()] if features else None,
+        late_after_days=args.late_after_days,
+        as_of=args.as_of,
+        max_rejected_share=args.max_rejected,
+        keep_duplicate_rows=args.keep_duplicate_rows,
+        cap_outliers=args.cap_outliers,
+        rfm_rules=args.rfm_rules,
+        engine=getattr(args, "engine", None),
+        since=getattr(args, "since", None),
     )
+
+
+def fit_options(args) -> FitOptions:
+    """The model options of a command line as one value."""
+    try:
+        return FitOptions(
+            k=args.k,
+            k_range=(args.k_min, args.k_max),
+            rules_path=args.rules,
+            min_segment_share=args.min_segment_share,
+            max_segments=args.max_segments,
+            algorithm=args.algorithm,
+            n_stability=args.stability_resamples,
+            random_state=args.seed,
+        )
+    except InputError as exc:
+        raise InputError(f"--{exc}") from None
 
 
 def _say(*lines: str) -> None:
@@ -282,7 +274,7 @@ def _say(*lines: str) -> None:
         print(line, file=sys.stderr)
 
 
-def segment_table(segments: pd.DataFrame) -> str:
+def segment_table(segments) -> str:
     """The segment book as a short text table for the terminal."""
     width = max(38, *(len(n) for n in segments["segment_name"]))
     rows = [
@@ -292,7 +284,7 @@ def segment_table(segments: pd.DataFrame) -> str:
     return "\n".join([f"  {'id':>2}  {'segment':<{width}} {'customers':>9} {'share':>6}  plan", *rows])
 
 
-def rfm_table(crosstab: pd.DataFrame) -> str:
+def rfm_table(crosstab) -> str:
     """The segment x named RFM segment cross-tabulation for the terminal: one row per RFM
     segment, one column per segment id."""
     counts = crosstab.drop(columns=["segment_name"]).T
@@ -304,16 +296,17 @@ def rfm_table(crosstab: pd.DataFrame) -> str:
 
 
 def cmd_demo_data(args) -> None:
-    from .demo_shapes import write_demo_shape
+    from .demo import write_demo
 
-    path = write_demo_shape(args.shape, args.out, args.customers, args.seed)
+    path = write_demo(args.out, args.customers, args.seed, shape=args.shape)
     print(f"wrote {args.customers:,} demo customers ({DEMO_SHAPES[args.shape]}) to {path}")
 
 
 def cmd_features(args) -> None:
-    from .pipeline import load_dataset
+    from .jobs import load_dataset
+    from .outputs.files import write_table
 
-    dataset = load_dataset(args.input, engine=args.engine, **_load_options(args))
+    dataset = load_dataset(args.input, load_options(args))
     _say(*dataset.notices)
     write_table(dataset.customers, args.out, "customer_features")
     report = dataset.report
@@ -324,11 +317,11 @@ def cmd_features(args) -> None:
 
 
 def cmd_fit(args) -> None:
-    from .pipeline import fit_bundle, load_dataset
+    from .jobs import fit_bundle, load_dataset
 
-    dataset = load_dataset(args.input, features=_features_list(args), **_load_options(args))
+    dataset = load_dataset(args.input, load_options(args))
     _say(*dataset.notices)
-    bundle = fit_bundle(dataset, progress=None, **_fit_options(args))
+    bundle = fit_bundle(dataset, fit_options(args), progress=None)
     bundle.save(args.model)
     print(bundle.metadata["k_reason"])
     print(segment_table(bundle.segments))
@@ -336,10 +329,12 @@ def cmd_fit(args) -> None:
 
 
 def cmd_assign(args) -> None:
-    from .pipeline import load_dataset
+    from .book.bundle import Bundle
+    from .jobs import load_dataset
+    from .outputs.files import write_table
 
     bundle = Bundle.load(args.model)
-    dataset = load_dataset(args.input, **bundle.load_options(**_load_options(args)))
+    dataset = load_dataset(args.input, bundle.load_options(load_options(args)))
     _say(*dataset.notices)
     out = bundle.assign(dataset.customers)
     write_table(out, args.out)
@@ -348,6 +343,9 @@ def cmd_assign(args) -> None:
 
 
 def cmd_profile(args) -> None:
+    from .book.bundle import Bundle
+    from .outputs.files import write_table
+
     bundle = Bundle.load(args.model)
     print(bundle.metadata["k_reason"])
     print(segment_table(bundle.segments))
@@ -362,6 +360,10 @@ def cmd_profile(args) -> None:
 
 
 def cmd_export(args) -> None:
+    import pandas as pd
+
+    from .outputs.files import write_table
+
     path = Path(args.input)
     if not path.exists():
         raise InputError(f"input file not found: {path}")
@@ -383,7 +385,7 @@ def cmd_export(args) -> None:
 
 def _database_source(args, required: bool):
     """The --db/--table/--query input, or None when the input is a file."""
-    from .database import DatabaseSource
+    from .io.database import DatabaseSource
 
     if args.table is None and args.query is None:
         if required:
@@ -393,7 +395,7 @@ def _database_source(args, required: bool):
 
 
 def cmd_run(args) -> None:
-    from .pipeline import run
+    from .jobs import run
 
     source = _database_source(args, required=False)
     if source is not None and args.input:
@@ -402,19 +404,20 @@ def cmd_run(args) -> None:
         raise InputError("no input: give a transactions file, or --db URL with --table NAME or --query SQL")
     if source is None and args.db:
         raise InputError("--db needs --table NAME or --query SQL (or use --out-db to write tables there)")
+    publish_to = args.out_db or (source.database.url if source is not None else None)
     result = run(
         source or args.input,
         args.out,
-        progress=None,
+        load_options(args),
+        fit_options(args),
         transactions_table=not args.no_transactions_table,
-        features=_features_list(args),
-        **_load_options(args),
-        **_fit_options(args),
+        publish_to=publish_to,
+        progress=None,
     )
     _say(*result.dataset.notices)
     report = result.dataset.report
     print(
-        f"{report['rows_in']:,} rows in, {report['rows_used']:,} used, {report['rows_rejected']:,} set aside; "
+        f"{report['rows_in']:,} rows in, {report['rows_used']:,} used, {report['rows_set_aside']:,} set aside; "
         f"{len(result.segments):,} customers segmented"
     )
     print(result.bundle.metadata["k_reason"])
@@ -422,32 +425,22 @@ def cmd_run(args) -> None:
     if result.bundle.rfm_crosstab is not None:
         print(rfm_table(result.bundle.rfm_crosstab))
     print(f"outputs in {result.out_dir}/: " + ", ".join(sorted(p.name for p in result.files.values())))
-    if source is not None or args.out_db:
-        from .rescoring import publish_run
+    if publish_to is not None:
+        from .io.database import Database
 
-        db = publish_run(
-            result.dataset.customers, result.segments, result.bundle, args.out_db or source.database.url
-        )
         print(
-            f"tables customer_features, customer_segments, segment_profiles, segment_history written to {db} "
-            f"(model {result.bundle.model_version})"
+            "tables customer_features, customer_segments, segment_profiles, segment_history written to "
+            f"{Database(publish_to)} (model {result.bundle.model_version})"
         )
 
 
 def cmd_score(args) -> None:
-    from .migration import migration_sankey
-    from .rescoring import score
+    import pandas as pd
 
-    options = _load_options(args)
-    result = score(
-        _database_source(args, required=True),
-        args.model,
-        since=args.since,
-        as_of=options.pop("as_of"),
-        max_rejected_share=options.pop("max_rejected_share"),
-        out_url=args.out_db,
-        **options,
-    )
+    from .jobs import score
+    from .outputs.migration import migration_sankey
+
+    result = score(_database_source(args, required=True), args.model, load_options(args), out_url=args.out_db)
     _say(*result.notices)
     scope = f"with transactions since {args.since}" if args.since else "in all"
     if not result.customers:
@@ -471,7 +464,8 @@ def cmd_score(args) -> None:
 
 
 def cmd_sql(args) -> None:
-    from .sql_scoring import scoring_sql
+    from .book.bundle import Bundle
+    from .outputs.sql import scoring_sql
 
     sql = scoring_sql(Bundle.load(args.model).scoring, args.table, args.id_column, args.float_type) + ";\n"
     if args.out:

@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import segmentation.algorithms as algorithms
-from segmentation.bundle import Bundle
-from segmentation.demo_shapes import demo_ecommerce
+import segmentation.model.algorithms as algorithms
+from segmentation import fit_bundle, load_dataset
+from segmentation.book.bundle import Bundle
+from segmentation.demo import demo_ecommerce
 from segmentation.errors import InputError
 from segmentation.model import Segmenter
-from segmentation.pipeline import fit_bundle, load_dataset
-from segmentation.selection import choose_k
+from segmentation.model.selection import choose_k
 
 
 @pytest.fixture(scope="module")

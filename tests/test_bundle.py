@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from segmentation.bundle import Bundle
+from segmentation import fit_bundle, load_dataset
+from segmentation.book.bundle import Bundle
 from segmentation.errors import BundleError
-from segmentation.pipeline import fit_bundle, load_dataset
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segmentation.demo_shapes import demo_ecommerce
-from segmentation.pipeline import load_dataset
+from segmentation import load_dataset
+from segmentation.demo import demo_ecommerce
 
 
 def messy_table() -> pd.DataFrame:

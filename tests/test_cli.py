@@ -10,7 +10,7 @@ import sys
 import pandas as pd
 import pytest
 
-from segmentation.features import TRANSACTION_FEATURES
+from segmentation.io.sql_runner import TRANSACTION_FEATURES
 
 
 def test_run_writes_every_output(demo_run):
@@ -238,7 +238,7 @@ def test_few_bad_rows_do_not_stop_the_run(tmp_path, demo_csv, cli):
     assert f"set aside 3 of {len(rows):,} rows: amount is not a number, e.g. 'n/a'" in err
     assert f"{len(rows):,} rows in, {len(rows) - 4:,} used, 4 set aside" in out
     report = json.loads((tmp_path / "o" / "cleaning_report.json").read_text())
-    assert report["rows_in"] == report["rows_used"] + sum(r["n_rows"] for r in report["rejections"])
+    assert report["rows_in"] == report["rows_used"] + sum(r["n_rows"] for r in report["rules"] if r["action"] == "set aside")
     con = sqlite3.connect(tmp_path / "o" / "segmentation.db")
     assert con.execute("SELECT COUNT(*) FROM rejected_transactions").fetchone()[0] == 4
     assert len(pd.read_csv(tmp_path / "o" / "customer_segments.csv")) == 1_500  # everyone still has good rows

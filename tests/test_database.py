@@ -18,12 +18,12 @@ import pandas as pd
 import pytest
 from postgres_server import PASSWORD, SUPERUSER
 
-from segmentation.bundle import Bundle
+from segmentation.book.bundle import Bundle
 from segmentation.cli import main
-from segmentation.database import Database, DatabaseSource
 from segmentation.demo import demo_transactions
 from segmentation.errors import InputError
-from segmentation.features import transaction_features
+from segmentation.io.database import Database, DatabaseSource
+from segmentation.io.sources import purchase_features, transaction_features
 
 CUSTOMERS = 1_000
 TX_COLUMNS = "customer_id text, txn_date date, amount numeric(14,2), repayment_date date, due_date date"
@@ -395,7 +395,7 @@ def test_postgres_staging_reads_messy_text_like_duckdb(postgres, pg_db, tmp_path
     Database(postgres.url(pg_db)).replace_tables({"raw_loans": rows.replace({"": None})})  # all text columns
     # EDGE_ROWS * 4: three of every four copies are exact duplicates, set aside in both engines.
     options = {"as_of": "2024-04-01", "max_rejected_share": 0.9}
-    in_pg, pg_report = DatabaseSource(postgres.url(pg_db), table="raw_loans").features(**options)
+    in_pg, pg_report = transaction_features(DatabaseSource(postgres.url(pg_db), table="raw_loans"), **options)
     rows.to_csv(tmp_path / "raw.csv", index=False)
     in_duckdb, duck_report = transaction_features(tmp_path / "raw.csv", **options)
     assert pg_report.engine == "postgresql"
@@ -403,7 +403,7 @@ def test_postgres_staging_reads_messy_text_like_duckdb(postgres, pg_db, tmp_path
     assert [(r.reason, r.n_rows, r.example) for r in pg_report.rejections] == [
         (r.reason, r.n_rows, r.example) for r in duck_report.rejections
     ]
-    assert pg_report.rows_rejected == 12 + 3 * len(EDGE_ROWS)
+    assert pg_report.rows_in - pg_report.rows_used == 12 + 3 * len(EDGE_ROWS)
     assert pg_report.rejections[0].reason == "duplicate_row"
 
 
@@ -429,10 +429,10 @@ def test_postgres_column_types_give_the_same_features(postgres, pg_db, tmp_path)
             for row in rows.replace({"": None}).itertuples(index=False):
                 copy.write_row(row)
         con.execute("CREATE TABLE int_dates AS SELECT customer_id, 20240105 AS txn_date, amount FROM typed_loans")
-    got, report = DatabaseSource(postgres.url(pg_db), table="typed_loans").features(**options)
+    got, report = transaction_features(DatabaseSource(postgres.url(pg_db), table="typed_loans"), **options)
     pd.testing.assert_frame_equal(got, expected, rtol=1e-12)
     with pytest.raises(InputError, match=r"no usable rows: 9 of 30 rows: txn_date is not a date, e.g. '20240105'; 21 of 30 rows are exact copies"):
-        DatabaseSource(postgres.url(pg_db), table="int_dates").features()
+        transaction_features(DatabaseSource(postgres.url(pg_db), table="int_dates"))
 
 
 def test_score_and_assign_read_new_data_as_the_model_was_trained(tmp_path, transactions):
@@ -445,7 +445,7 @@ def test_score_and_assign_read_new_data_as_the_model_was_trained(tmp_path, trans
     options = ["--cap-outliers", "90", "--keep-duplicate-rows", "--late-after-days", "20", "--k", "3"]
     code, _, err = cli_call("run", "--db", url, "--table", "loans", "--out", tmp_path / "o", *options)
     assert code == 0, err
-    settings = json.loads((tmp_path / "o" / "model" / "metadata.json").read_text())["settings"]
+    settings = json.loads((tmp_path / "o" / "model" / "metadata.json").read_text())["load_options"]
     assert settings["keep_duplicate_rows"] is True and settings["late_after_days"] == 20
     assert set(settings["caps"]) == {"txn_count", "avg_txn_amount", "total_amount", "avg_repayment_days",
                                      "late_share", "recency_days"}
@@ -472,7 +472,7 @@ def test_score_and_assign_read_new_data_as_the_model_was_trained(tmp_path, trans
 
 
 def test_a_purchase_log_model_rescores_recent_customers(tmp_path):
-    from segmentation.demo_shapes import demo_purchases
+    from segmentation.demo import demo_purchases
 
     log = demo_purchases(300, seed=3)
     url = f"duckdb:///{tmp_path / 'shop.duckdb'}"
@@ -489,13 +489,13 @@ def test_a_purchase_log_model_rescores_recent_customers(tmp_path):
 
 
 def test_purchase_log_features_inside_postgres_equal_duckdb(postgres, pg_db, tmp_path):
-    from segmentation.demo_shapes import demo_purchases
-    from segmentation.features import purchase_features
+    from segmentation.demo import demo_purchases
+    from segmentation.io.sources import purchase_features
 
     log = demo_purchases(200, seed=4)
     log.to_csv(tmp_path / "orders.csv", index=False)
     Database(postgres.url(pg_db)).replace_tables({"orders": log})  # typed columns: date, bigint, float
-    in_pg, report = DatabaseSource(postgres.url(pg_db), table="orders").features(kind="purchases")
+    in_pg, report = purchase_features(DatabaseSource(postgres.url(pg_db), table="orders"))
     expected, _ = purchase_features(tmp_path / "orders.csv")
     assert report.engine == "postgresql" and report.rows_in == len(log)
     pd.testing.assert_frame_equal(in_pg, expected, check_dtype=False, rtol=1e-12)

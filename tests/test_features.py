@@ -8,12 +8,10 @@ import pandas as pd
 import pytest
 
 from segmentation.errors import InputError
-from segmentation.features import (
-    TRANSACTION_FEATURES,
-    reference_features,
-    sqlite_features,
-    transaction_features,
-)
+from segmentation.io.database import DatabaseSource
+from segmentation.io.sources import transaction_features
+from segmentation.io.sql_runner import TRANSACTION_FEATURES
+from segmentation.shapes.transactions import reference_features
 
 EDGE_ROWS = [
     # customer_id, txn_date, amount, repayment_date, due_date
@@ -108,7 +106,8 @@ def test_parquet_input_equals_csv(tmp_path, demo_frame):
 def test_sqlite_table_engine(tmp_path, demo_frame):
     con = sqlite3.connect(tmp_path / "t.db")
     demo_frame.drop(columns="group").astype(str).replace({"NaT": None}).to_sql("loans", con, index=False)
-    features, report = sqlite_features(con, "loans")
+    con.close()
+    features, report = transaction_features(DatabaseSource(f"sqlite:///{tmp_path / 't.db'}", table="loans"))
     pd.testing.assert_frame_equal(features, reference_features(demo_frame), rtol=1e-12)
     assert report.engine == "sqlite"
 
@@ -197,7 +196,7 @@ def test_duckdb_memory_cap_from_the_environment(tmp_path, monkeypatch, demo_csv,
     monkeypatch.setenv("SEGMENTATION_DUCKDB_MEMORY_LIMIT", "200MB")
     capped, _ = transaction_features(demo_csv)
     pd.testing.assert_frame_equal(capped, expected)
-    from segmentation.sources import connect_duckdb
+    from segmentation.io.sources import connect_duckdb
 
     assert connect_duckdb().execute("SELECT current_setting('memory_limit')").fetchone()[0] in ("190.7 MiB", "200.0 MB")
     monkeypatch.setenv("SEGMENTATION_DUCKDB_MEMORY_LIMIT", "lots")

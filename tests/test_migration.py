@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from segmentation.migration import migration_sankey, migration_table, scorings, segment_state
+from segmentation.outputs.migration import migration_sankey, migration_table, scorings, segment_state
 
 T1, T2, T3 = (pd.Timestamp(f"2026-11-{d:02d} 02:00") for d in (1, 2, 3))
 NAMES = {0: "Frequent", 1: "Lapsed", 2: "Late"}

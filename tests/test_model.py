@@ -8,13 +8,13 @@ import pytest
 from sklearn.base import clone
 from sklearn.metrics import adjusted_rand_score
 
-import segmentation.model as model_module
+import segmentation.model.estimator as model_module
 from segmentation.demo import GROUPS
 from segmentation.errors import InputError
-from segmentation.features import reference_features
 from segmentation.model import Log1pColumns, Segmenter
-from segmentation.pipeline import TRANSACTION_MODEL_FEATURES
-from segmentation.selection import choose_k, knee
+from segmentation.model.selection import choose_k, knee
+from segmentation.shapes import TRANSACTION_MODEL_FEATURES
+from segmentation.shapes.transactions import reference_features
 
 
 @pytest.fixture(scope="module")

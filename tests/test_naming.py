@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from segmentation.book.naming import Rules, describe_segments
 from segmentation.errors import InputError
-from segmentation.naming import Rules, describe_segments
 
 
 def profile(rows):

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from segmentation.errors import InputError
-from segmentation.features import purchase_features
-from segmentation.rfm import RfmTable, fm_score, quintile_score, rfm_scores
+from segmentation.io.sources import purchase_features
+from segmentation.shapes.rfm import RfmTable, fm_score, quintile_score, rfm_scores
 
 AS_OF = dt.date(2024, 12, 31)
 # customer: [(days before AS_OF, amount), ...]. By hand (N = 5 distinct values, so the score
@@ -95,7 +95,7 @@ def test_tied_customers_share_the_score_of_their_average_rank(tmp_path, engine):
 
 
 def test_sql_scores_equal_the_library_rule_on_demo_data(tmp_path):
-    from segmentation.demo_shapes import demo_purchases
+    from segmentation.demo import demo_purchases
 
     path = tmp_path / "orders.csv"
     demo_purchases(800, seed=9).to_csv(path, index=False)

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from segmentation.demo_shapes import demo_creditcard, demo_ecommerce, demo_purchases
-from segmentation.feature_sets.ecommerce import BEHAVIOUR
-from segmentation.naming import Rules, describe_segments
-from segmentation.rfm import RfmTable
+from segmentation.book.naming import Rules, describe_segments
+from segmentation.demo import demo_creditcard, demo_ecommerce, demo_purchases
+from segmentation.shapes.ecommerce import BEHAVIOUR
+from segmentation.shapes.rfm import RfmTable
 
 N = 1_000
 RFM_NAMES = [rule["name"] for rule in RfmTable.load().segments]

@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segmentation.database import Database
-from segmentation.pipeline import fit_bundle, load_dataset
-from segmentation.sql_scoring import ScoringParameters, scoring_sql
+from segmentation import fit_bundle, load_dataset
+from segmentation.io.database import Database
+from segmentation.model.assignment import ScoringParameters
+from segmentation.outputs.sql import scoring_sql
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,10 @@ import ipaddress
 import socket
 from pathlib import Path
 
-from ..bundle import Bundle
+from ..book.bundle import SERVER_PINNED, Bundle, version_mismatches
 from ..errors import InputError
 from . import endpoints
 from .connection import TabPyConnection
-
-#: What must match between the environment that saved the model and the server's.
-CHECKED = ("python", "numpy", "scikit-learn", "skops", "segmentation")
 
 # Runs on the server as the body of `_user_script(tabpy, _arg1, _arg2)`: _arg1 the package
 # names, _arg2 the model's metadata.json as this machine names it.
@@ -73,14 +70,13 @@ def server_problems(found: dict, saved: dict) -> list[str]:
 
     Versions must agree on major.minor, the rule :meth:`Bundle.load` applies.
     """
-    problems = []
-    for name in CHECKED:
-        want, have = saved.get(name), found.get(name)
-        if have is None:
-            problems.append(f"{name} is not installed there (the model was saved with {want})")
-        elif want is not None and have.split(".")[:2] != want.split(".")[:2]:
-            problems.append(f"{name} {have} there, the model was saved with {want}")
-    return problems
+    return [
+        f"{name} is not installed there (the model was saved with {want})"
+        if have is None
+        else f"{name} {have} there, the model was saved with {want}"
+        for name, want, have in version_mismatches(saved, found, SERVER_PINNED)
+        if want is not None or have is None
+    ]
 
 
 def is_local(host: str) -> bool:
@@ -103,7 +99,7 @@ def deploy(conn: TabPyConnection, model_dir: str | Path, say=print) -> list[str]
     model_dir = Path(model_dir).resolve()
     bundle = Bundle.load(model_dir)
     conn.info()  # first what Tableau's Test Connection asks: is it there, are we let in
-    found = conn.evaluate(SERVER_CHECK, list(CHECKED[1:]), [str(model_dir / "metadata.json")])
+    found = conn.evaluate(SERVER_CHECK, list(SERVER_PINNED[1:]), [str(model_dir / "metadata.json")])
     staging = Path(conn.get("configurations/endpoint_upload_destination")["path"])
     explain = SHARED_FILESYSTEM.format(staging=staging, model=model_dir)
     problems = server_problems(found, bundle.metadata.get("versions", {}))

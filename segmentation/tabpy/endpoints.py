@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..bundle import Bundle
+from ..book.bundle import Bundle
 from ..errors import InputError
-from ..model import Segmenter
-from ..rfm import rfm_scores
+from ..model.estimator import fit_partition
+from ..shapes.rfm import rfm_scores
 
 log = logging.getLogger(__name__)
 
@@ -81,28 +81,21 @@ def segment_live(k, *features) -> list:
     Returns
     -------
     list of int or None
-        Segment per row, 0 the largest. With fewer distinct rows than k, k is lowered to their
-        number (automatic k needs 3, else all rows form one segment).
+        Segment per row, 0 the largest; k as :func:`segmentation.model.estimator.fit_partition`
+        chooses it for the rows sent.
     """
     if not features:
         raise InputError("segment_live takes k and at least one list of feature values")
     k = _whole_number(k)
     names = [f"feature {i}" for i in range(1, len(features) + 1)]
     frame, usable = _table("segment_live", features, names)
-    rows = frame[usable]
-    rows = rows.loc[:, rows.notna().any()]  # a feature empty in every row sent cannot be scaled
-    distinct = len(rows.fillna(rows.median()).drop_duplicates())  # as the model's imputer sees them
-    if distinct == 0:
+    model = fit_partition(frame[usable], k)
+    if not hasattr(model, "labels_"):
         return _answer(usable, [])
-    if k == 0:
-        model = Segmenter("auto", k_range=(2, min(10, distinct - 1))) if distinct >= 3 else Segmenter(1)
-    else:
-        if k > distinct:
-            log.warning("segment_live: k=%d asked, only %d distinct rows: k=%d used", k, distinct, distinct)
-        model = Segmenter(min(k, distinct))
-    labels = model.fit(rows).labels_.tolist()
-    log.info("segment_live: %s on %d rows", model.k_reason_, len(rows))
-    return _answer(usable, labels)
+    if k and model.n_clusters_ < k:
+        log.warning("segment_live: k=%d asked, only %d distinct rows: k=%d used", k, model.n_clusters_, model.n_clusters_)
+    log.info("segment_live: %s on %d rows", model.k_reason_, int(usable.sum()))
+    return _answer(usable, model.labels_.tolist())
 
 
 def rfm_score(recency, frequency, monetary) -> list:

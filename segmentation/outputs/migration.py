@@ -1,5 +1,7 @@
-"""Segment migration: how many customers moved from each segment to each other between two
-scorings, as a table and as a Sankey figure (a pure function the dashboard can show).
+"""Segment history and migration: the ``segment_history`` a database keeps (a row whenever a
+customer's segment is set or changes), how many customers moved from each segment to each
+other between two scorings, as a table and as a Sankey figure (a pure function the dashboard
+can show).
 
 The input is the ``segment_history`` table (customer_id, segment, segment_name, scored_at,
 model_version): one row per customer per scoring in which their segment was set or changed.
@@ -148,3 +150,40 @@ def migration_sankey(table: pd.DataFrame, title: str | None = None):
     )
     fig.update_layout(title=title, font={"size": 12}, margin={"l": 10, "r": 10, "t": 50, "b": 10})
     return fig
+
+
+HISTORY_TABLE = "segment_history"
+MIGRATION_TABLE = "segment_migration"
+
+
+def now() -> pd.Timestamp:
+    """UTC now, to the microsecond (what every database keeps)."""
+    return pd.Timestamp.now(tz="UTC").tz_localize(None).floor("us")
+
+
+def record_scoring(db, con, assigned: pd.DataFrame, model_version: str, scored_at) -> pd.DataFrame:
+    """Append to segment_history the customers whose segment is new or changed, and replace
+    segment_migration, in the transaction of ``con`` (a connection of the
+    :class:`~segmentation.io.database.Database` ``db``). Returns the appended rows."""
+    if db.has_table(con, HISTORY_TABLE):
+        cols = ", ".join(HISTORY_COLUMNS)
+        version = model_version.replace("'", "''")
+        history = db.read(con, f"SELECT {cols} FROM {HISTORY_TABLE} WHERE model_version = '{version}'")
+    else:
+        history = pd.DataFrame(columns=HISTORY_COLUMNS)
+    current = segment_state(history, model_version=model_version)["segment"]
+    before = assigned["customer_id"].map(current)
+    changed = assigned[before.isna() | (before != assigned["segment"])]
+    rows = pd.DataFrame(
+        {
+            "customer_id": changed["customer_id"].astype(str),
+            "segment": changed["segment"].astype("int64"),
+            "segment_name": changed["segment_name"].astype(str),
+            "scored_at": pd.Series(pd.Timestamp(scored_at), index=changed.index, dtype="datetime64[us]"),
+            "model_version": model_version,
+        }
+    )
+    db.append(con, HISTORY_TABLE, rows)
+    migration = migration_table(pd.concat([history, rows], ignore_index=True), model_version=model_version)
+    db.swap_in(con, {MIGRATION_TABLE: migration})
+    return rows

@@ -15,6 +15,7 @@ Folder layout::
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -28,25 +29,32 @@ import numpy as np
 import pandas as pd
 import skops.io as sio
 
-from .errors import BundleError, InputError
-from .model import Segmenter, as_feature_frame
+from ..errors import BundleError, InputError
+from ..model import Segmenter, as_feature_frame
+from ..model.assignment import ScoringParameters
+from ..options import FitOptions, LoadOptions
+from ..shapes.rfm import RfmTable
 from .naming import Rules, describe_segments
 from .profiles import anova_table, crosstab, profile_table
-from .rfm import RfmTable
-from .sql_scoring import ScoringParameters
 
 FORMAT_VERSION = 1
 # Types skops may instantiate beyond its own defaults; anything else in a file is refused.
 # The last two are the k-d tree of the nearest-neighbour step that assigns HDBSCAN segments.
+# Log1pColumns under both paths: models saved before the package layout had it in
+# segmentation.model (which still exports it).
 TRUSTED_TYPES = [
     "segmentation.model.Log1pColumns",
+    "segmentation.model.estimator.Log1pColumns",
     "numpy.dtype",
     "sklearn.neighbors._kd_tree.KDTree",
     "sklearn.metrics._dist_metrics.EuclideanDistance64",
 ]
 OPTIONAL_FILES = {"projection": "projection.skops", "rfm_crosstab": "rfm_crosstab.csv"}
-# Packages whose major.minor must match between the saving and the loading environment.
+# Packages whose major.minor must match between the saving and the loading environment
+# (here and on a TabPy server, which also needs this package itself).
 PINNED = ("scikit-learn", "numpy", "skops")
+#: What a server that runs a saved model's endpoints must also match (TabPy runs this package).
+SERVER_PINNED = ("python", *PINNED, "segmentation")
 ASSIGNED_COLUMNS = ["segment", "segment_name", "recommended_action"]
 
 
@@ -100,14 +108,19 @@ class Bundle:
         *,
         feature_set: str,
         rules: Rules,
+        load_options: LoadOptions | None = None,
+        fit_options: FitOptions | None = None,
         settings: dict | None = None,
-        rfm_rules: str | Path | None = None,
     ) -> Bundle:
         """Build the bundle of a fitted ``model`` from its training ``customers``.
 
         ``customers`` holds customer_id and every feature to profile (the model's and any
         other numeric feature), in the same row order the model was fitted on.
+        ``load_options`` and ``fit_options``: how the data was read and the model fitted,
+        saved whole so that new data is read, and a refit made, the same way. ``settings``:
+        facts of the training data (its reference day, columns, ...), saved for the record.
         """
+        load_options = load_options or LoadOptions()
         features = list(model.feature_names_in_)
         numeric = customers.drop(columns=["customer_id"]).select_dtypes("number")
         profiles = profile_table(numeric, model.labels_, model.log_features_)
@@ -116,7 +129,7 @@ class Bundle:
         table = model.k_selection_.replace({np.nan: None})
         rfm = None
         if "rfm_segment" in customers:
-            order = [r["name"] for r in RfmTable.load(rfm_rules).segments]
+            order = [r["name"] for r in RfmTable.load(load_options.rfm_rules).segments]
             rfm = crosstab(model.labels_, customers["rfm_segment"], segments, order)
         meta = {
             "format_version": FORMAT_VERSION,
@@ -137,6 +150,8 @@ class Bundle:
                 [] if model.projection_ is None else [float(v) for v in model.projection_.explained_variance_ratio_]
             ),
             "rules": rules.source,
+            "load_options": load_options.to_dict(),
+            "fit_options": (fit_options or FitOptions()).to_dict(),
             "settings": settings or {},
             "versions": versions(),
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -199,20 +214,32 @@ class Bundle:
 
         return PCA(min(n_components, scaled.shape[1]), random_state=0).fit_transform(scaled)
 
-    def load_options(self, **overrides) -> dict:
-        """The :func:`segmentation.load_dataset` options that read new data as the training
-        data was read: the model's features, late-after days, duplicate rows kept or not, the
-        outlier caps and the RFM table. Not the feature set (transactions or the customer
-        features made from them both score with a transactions model), nor the reference day
-        (time moves on). ``overrides`` (a user's options) win where they are not None."""
-        settings = self.metadata.get("settings", {})
-        out = {"features": self.features}
-        for key in ("late_after_days", "keep_duplicate_rows", "caps"):
-            if settings.get(key) is not None:
-                out[key] = settings[key]
-        if settings.get("rfm_rules") and Path(settings["rfm_rules"]).is_file():  # else: built in
-            out["rfm_rules"] = settings["rfm_rules"]
-        return {**out, **{k: v for k, v in overrides.items() if v is not None}}
+    @property
+    def training_options(self) -> LoadOptions:
+        """How the training data was read (its features and outlier caps filled in)."""
+        saved = self.metadata.get("load_options")
+        if saved is None:  # a bundle saved before the options were kept whole
+            settings = self.metadata.get("settings", {})
+            keys = ("late_after_days", "keep_duplicate_rows", "caps")
+            saved = {k: settings[k] for k in keys if settings.get(k) is not None}
+        return LoadOptions.from_dict({**saved, "features": self.features})
+
+    @property
+    def fit_options(self) -> FitOptions:
+        """How the model was fitted (k, guardrails, algorithm, rules, seed)."""
+        return FitOptions.from_dict(self.metadata.get("fit_options") or {})
+
+    def load_options(self, options: LoadOptions | None = None, **overrides) -> LoadOptions:
+        """The options that read new data as the training data was read
+        (:meth:`LoadOptions.for_new_data`), with a user's ``options`` (their non-default
+        values) and ``overrides`` (where not None) on top."""
+        out = self.training_options.for_new_data()
+        if out.rfm_rules and not Path(out.rfm_rules).is_file():
+            out = dataclasses.replace(out, rfm_rules=None)  # the training machine's own table: use the built-in one
+        if options is not None:
+            default = LoadOptions()
+            out = out.replace(**{k: v for k, v in options.to_dict().items() if v != getattr(default, k)})
+        return out.replace(**overrides)
 
     def assign(self, customers: pd.DataFrame) -> pd.DataFrame:
         """``customers`` with segment, segment_name and recommended_action added."""
@@ -281,14 +308,18 @@ def check_compatible(meta: dict, folder: Path | str = "model") -> None:
             f"{folder}: bundle format {meta.get('format_version')!r}, this version reads "
             f"{FORMAT_VERSION}; refit with `segmentation fit`"
         )
-    here = versions()
-    saved = meta.get("versions", {})
-    for name in PINNED:
-        if _minor(saved.get(name)) != _minor(here[name]):
-            raise BundleError(
-                f"{folder} was saved with {name} {saved.get(name)}, this environment has "
-                f"{here[name]}: install {name}=={saved.get(name)} or refit the model"
-            )
+    for name, saved, here in version_mismatches(meta.get("versions", {}), versions()):
+        raise BundleError(
+            f"{folder} was saved with {name} {saved}, this environment has {here}: "
+            f"install {name}=={saved} or refit the model"
+        )
+
+
+def version_mismatches(saved: dict, found: dict, names=PINNED) -> list[tuple[str, str | None, str | None]]:
+    """(name, saved version, found version) of each package in ``names`` whose major.minor
+    differs between the environment that saved a model and one that loads it (found None:
+    not installed there)."""
+    return [(n, saved.get(n), found.get(n)) for n in names if _minor(saved.get(n)) != _minor(found.get(n))]
 
 
 def _minor(version: str | None) -> tuple[str, ...]:

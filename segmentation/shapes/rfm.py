@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .errors import InputError
-from .naming import RULES_DIR
+from ..book.naming import RULES_DIR
+from ..errors import InputError
 
 RFM_RULES = RULES_DIR / "rfm_segments.yaml"
 SCORE_COLUMNS = ("r_score", "f_score", "m_score")
@@ -47,13 +47,12 @@ def quintile_score(values, higher_is_better: bool = True) -> pd.Series:
     return (-((-5 * twice_rank) // n2)).clip(1, 5).fillna(3).astype(int)
 
 
-def rfm_scores(frame: pd.DataFrame, feature_set: str | None = None) -> pd.DataFrame | None:
+def rfm_scores(frame: pd.DataFrame) -> pd.DataFrame | None:
     """r_score (recent is 5), f_score and m_score of each row, from the frame's recency,
     frequency and monetary columns (see ``_ROLES``); None when one of them is missing.
 
     Scores the frame already has (a purchase log's, computed by the same rule in SQL, or an
     e-commerce table's own, which its ``rfm_segment`` was named from) are used as they are.
-    ``feature_set`` is accepted for callers that pass it; the columns decide.
     """
     if set(SCORE_COLUMNS) <= set(frame.columns):
         given = frame[list(SCORE_COLUMNS)].apply(pd.to_numeric, errors="coerce")

@@ -10,13 +10,11 @@ loans) take seconds, not minutes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from ..errors import InputError
 
 START = np.datetime64("2025-05-01")
 END = np.datetime64("2026-10-31")  # about 18 months of data
@@ -126,21 +124,3 @@ def _to_dates(days: np.ndarray) -> pd.Series:
     ok = ~np.isnan(days)
     out[ok] = START + days[ok].astype(int).astype("timedelta64[D]")
     return out
-
-
-def write_demo(path: str | Path, n_customers: int = 5_000, seed: int = 0) -> Path:
-    """Write demo transactions to CSV (or Parquet, by the file's suffix) and return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame = demo_transactions(n_customers, seed)
-    con = duckdb.connect()
-    con.register("demo", frame)
-    fmt = "FORMAT PARQUET" if path.suffix.lower() == ".parquet" else "FORMAT CSV, HEADER"
-    target = "'" + str(path).replace("'", "''") + "'"
-    # DuckDB writes millions of rows in seconds where pandas.to_csv takes a minute.
-    con.execute(
-        "COPY (SELECT customer_id, CAST(txn_date AS DATE) AS txn_date, amount, "
-        "CAST(repayment_date AS DATE) AS repayment_date, CAST(due_date AS DATE) AS due_date "
-        f"FROM demo) TO {target} ({fmt})"
-    )
-    return path

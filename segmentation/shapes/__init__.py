@@ -1,4 +1,4 @@
-"""Feature sets: the data shapes the workbench reads, one module each.
+"""Data shapes: the inputs the workbench reads, one module each (a feature set per shape).
 
 Each declares how it is detected from the columns, how it is read and cleaned, the features
 the model clusters on (the others are profiled), which are log-transformed, and its rule
@@ -7,28 +7,34 @@ table of names and actions (``segmentation/rules/<name>.yaml``).
 =============  ======================================================  ======================
 name           shape                                                   module
 =============  ======================================================  ======================
-transactions   one row per loan: customer, date, amount, repayment     :mod:`.logs`
-purchases      one row per purchase: customer, date, amount            :mod:`.logs`
+transactions   one row per loan: customer, date, amount, repayment     :mod:`.transactions`
+purchases      one row per purchase: customer, date, amount            :mod:`.purchases`
 creditcard     CC GENERAL: one row per card holder, 17 behaviour cols  :mod:`.creditcard`
 ecommerce      one row per customer: spend, orders, recency, ...       :mod:`.ecommerce`
-table          any table: an id and numeric (and categorical) columns  :mod:`.tables`
+table          any table: an id and numeric (and categorical) columns  :mod:`.table`
 =============  ======================================================  ======================
 
 Detection tries them in this order; the first that matches wins (``table`` always does).
+A new shape is one module here (a :class:`FeatureSet` subclass), one entry in
+:data:`FEATURE_SETS` and one rule table ``book/rules/<name>.yaml``.
 """
 
 from __future__ import annotations
 
 from ..errors import InputError
-from .base import PANEL_ROLES, Dataset, FeatureSet, LoadOptions, Panel
+from ..options import SHAPES
+from .base import PANEL_ROLES, Dataset, FeatureSet, Panel
 from .creditcard import CreditCard
 from .ecommerce import Ecommerce
-from .logs import PURCHASE_MODEL_FEATURES, TRANSACTION_MODEL_FEATURES, Purchases, Transactions
-from .tables import AnyTable
+from .purchases import PURCHASE_MODEL_FEATURES, Purchases
+from .table import AnyTable
+from .transactions import TRANSACTION_MODEL_FEATURES, Transactions
 
 FEATURE_SETS: dict[str, FeatureSet] = {
     fs.name: fs for fs in (Transactions(), Purchases(), CreditCard(), Ecommerce(), AnyTable())
 }
+# The CLI lists the names without importing the shapes (and pandas).
+assert tuple(FEATURE_SETS) == SHAPES, "segmentation.options.SHAPES must name the shapes in this order"
 
 
 def detect(columns: list[str], mapping: dict | None = None) -> tuple[FeatureSet, str]:
@@ -61,7 +67,6 @@ __all__ = [
     "TRANSACTION_MODEL_FEATURES",
     "Dataset",
     "FeatureSet",
-    "LoadOptions",
     "Panel",
     "detect",
     "get",

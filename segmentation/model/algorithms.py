@@ -24,11 +24,9 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import KNeighborsClassifier
 
-from .errors import InputError
+from ..errors import InputError
+from ..options import ALGORITHMS, MINIBATCH_ABOVE
 
-ALGORITHMS = ("auto", "kmeans", "minibatch", "gmm", "hdbscan")
-#: ``algorithm="auto"`` uses MiniBatchKMeans above this many customers, KMeans up to it.
-MINIBATCH_ABOVE = 1_000_000
 NOISE = -1
 
 

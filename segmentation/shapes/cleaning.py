@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from ..errors import InputError
 
 SET_ASIDE = "set aside"
 
@@ -82,7 +82,10 @@ class CleaningReport:
             return
         first = max(self.set_aside, key=lambda r: r.n_rows)
         if self.rows_used == 0:
-            raise InputError(f"no usable rows: {first.message}")
+            # The first copy of a row is never a duplicate: another rule made every row unusable.
+            cause = next((r for r in self.set_aside if r.reason != "duplicate_row"), first)
+            others = "".join(f"; {r.message}" for r in self.set_aside if r is not cause)
+            raise InputError(f"no usable rows: {cause.message}{others}")
         if self.rows_set_aside > max_share * self.rows_in:
             raise InputError(
                 f"{first.message}; {self.rows_set_aside / self.rows_in:.0%} of rows are unusable, "
@@ -99,11 +102,9 @@ class CleaningReport:
             "rows_in": self.rows_in,
             "rows_used": self.rows_used,
             "rows_set_aside": self.rows_set_aside,
-            "rows_rejected": self.rows_set_aside,  # the foundation's name, kept for scripts
             "set_aside_by_reason": by_reason,
             "customers": self.customers,
             "rules": rules,
-            "rejections": [asdict(r) for r in self.set_aside],
             **self.details,
         }
 
@@ -117,11 +118,6 @@ class CleaningReport:
 
 def share_text(n: int, total: int, unit: str = "rows") -> str:
     return f"{n:,} of {total:,} {unit}"
-
-
-def example_of(values: pd.Series) -> str:
-    """The first value of a non-empty series, as text."""
-    return str(values.iloc[0]) if len(values) else ""
 
 
 def cap_percentiles(

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..cleaning import CleaningReport, CleaningRule, share_text
-from ..database import DatabaseSource
 from ..errors import InputError
-from ..sources import REQUIRED_ROLES, _normalise, _show, match_roles
-from .base import Dataset, FeatureSet, LoadOptions, check_features, set_aside_rule
+from ..io.columns import REQUIRED_ROLES, match_roles, normalise, show
+from ..options import LoadOptions
+from .base import Dataset, FeatureSet, check_features, set_aside_rule
+from .cleaning import CleaningReport, CleaningRule, share_text
 
 MAX_LEVELS = 20
 #: Column names (normalised: lower case, letters and digits) taken as the customer id.
@@ -53,23 +53,9 @@ def _log_hint(columns: list[str]) -> str:
     if roles["customer_id"] and len(missing) < len(REQUIRED_ROLES) - 1:
         return (
             f"for a log of transactions map its {' and '.join(missing)} column: no column "
-            f"matches {', '.join(missing)} in {_show(columns)} (--map {missing[0]}=YOUR_COLUMN)"
+            f"matches {', '.join(missing)} in {show(columns)} (--map {missing[0]}=YOUR_COLUMN)"
         )
     return "for a log of transactions map its date and amount columns"
-
-
-def read_frame(source, con) -> pd.DataFrame:
-    """The whole input as a frame (text columns for CSV: values are parsed by the rules)."""
-    if isinstance(source, pd.DataFrame):
-        frame = source.copy()
-    elif isinstance(source, DatabaseSource):
-        frame = source.frame()
-    else:
-        frame = con.execute("SELECT * FROM source").df()
-    frame.columns = [str(c) for c in frame.columns]
-    if frame.empty:
-        raise InputError("the input has no rows (only a header?)")
-    return frame
 
 
 def pick_id(frame: pd.DataFrame, mapping: dict | None) -> str:
@@ -77,11 +63,11 @@ def pick_id(frame: pd.DataFrame, mapping: dict | None) -> str:
     id_col = (mapping or {}).get("customer_id")
     if id_col is not None:
         if id_col not in frame.columns:
-            raise InputError(f"--map customer_id={id_col}: no such column; found {_show(list(frame.columns))}")
+            raise InputError(f"--map customer_id={id_col}: no such column; found {show(list(frame.columns))}")
         return id_col
     norm = {}
     for c in frame.columns:
-        norm.setdefault(_normalise(c), c)
+        norm.setdefault(normalise(c), c)
     return next((norm[n] for n in ID_NAMES if n in norm), frame.columns[0])
 
 
@@ -111,10 +97,10 @@ class TableFeatureSet(FeatureSet):
         """Canonical name -> the input's column, for the schema columns present."""
         by_norm: dict[str, str] = {}
         for column in columns:
-            by_norm.setdefault(_normalise(column), column)
+            by_norm.setdefault(normalise(column), column)
         found: dict[str, str] = {}
         for canon, aliases in self.schema.items():
-            hit = next((by_norm[a] for a in (_normalise(canon), *aliases) if a in by_norm), None)
+            hit = next((by_norm[a] for a in (normalise(canon), *aliases) if a in by_norm), None)
             if hit is not None and hit not in found.values():
                 found[canon] = hit
         return found
@@ -123,7 +109,7 @@ class TableFeatureSet(FeatureSet):
         found = self.match(columns)
         if not self.schema or len(found) < self.min_match:
             return None
-        return f"{len(found)} of the {len(self.schema)} {self.title} columns ({_show(list(found.values()), 6)})"
+        return f"{len(found)} of the {len(self.schema)} {self.title} columns ({show(list(found.values()), 6)})"
 
     def derive(self, customers: pd.DataFrame, report: CleaningReport, notices: list[str], options) -> pd.DataFrame:
         """Add columns computed from the cleaned ones (none by default)."""
@@ -132,10 +118,14 @@ class TableFeatureSet(FeatureSet):
     def headline(self, dataset: Dataset) -> str:
         return f"{self.title}, id column {dataset.report['id_column']!r}, {len(dataset.model_features)} features"
 
-    def load(self, source, con, columns, options: LoadOptions) -> Dataset:
+    def load(self, source, options: LoadOptions) -> Dataset:
         if options.since is not None:
             raise InputError("--since needs a log of transactions or purchases; a customer table is re-scored whole")
-        frame = read_frame(source, con)
+        # (CSV columns arrive as text: the values are parsed by the rules below)
+        frame = source.frame()
+        frame.columns = [str(c) for c in frame.columns]
+        if frame.empty:
+            raise InputError("the input has no rows (only a header?)")
         renames = {col: canon for canon, col in self.match(frame.columns).items() if col != canon}
         frame = frame.rename(columns=renames)
         notices = [f"columns read as {', '.join(f'{a!r} -> {b}' for a, b in renames.items())}"] if renames else []
@@ -166,11 +156,11 @@ class TableFeatureSet(FeatureSet):
         read = list(customers.columns[1:])
         if not read and not options.features:
             hint = f" (text columns one-hot encode with --features {next(iter(categorical))})" if categorical else ""
-            raise InputError(f"no numeric column to segment on; found {_show(list(frame.columns))}{hint}")
+            raise InputError(f"no numeric column to segment on; found {show(list(frame.columns))}{hint}")
         customers = self.derive(customers, report, notices, options).reset_index(drop=True)
         levels = _one_hot(customers, {name: values[keep] for name, values in categorical.items()})
         if options.features:
-            chosen = _expand(options.features, levels, customers)
+            chosen = _expand(list(options.features), levels, customers)
             numeric_cols = [c for c in customers.columns[1:] if pd.api.types.is_numeric_dtype(customers[c])]
             chosen = check_features(chosen, numeric_cols)
         else:

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..cleaning import SET_ASIDE, CleaningReport, CleaningRule, cap_percentiles, share_text
 from ..errors import InputError
+from ..options import LoadOptions
+from .cleaning import SET_ASIDE, CleaningReport, CleaningRule, cap_percentiles, share_text
 
 #: The roles a column can play in summaries of the segments (the dashboard's KPI cards and
 #: panels): ``amount`` money per transaction, ``count`` transactions per customer, ``total``
@@ -25,23 +26,6 @@ class Panel:
     column: str
     label: str
     unit: str = "number"  # money, count, days, share or number: how its values are written
-
-
-@dataclass
-class LoadOptions:
-    """How to read an input; see :func:`segmentation.load_dataset`."""
-
-    mapping: dict | None = None
-    features: list[str] | None = None
-    late_after_days: int = 30
-    as_of: object = None
-    max_rejected_share: float = 0.05
-    keep_duplicate_rows: bool = False
-    cap_outliers: float | None = None
-    caps: dict | None = None  # feature -> [low, high] of a saved model, instead of cap_outliers
-    engine: str = "duckdb"
-    rfm_rules: str | None = None
-    since: object = None  # a database source: only customers with rows on or after this day
 
 
 @dataclass
@@ -64,9 +48,9 @@ class Dataset:
         Features the model log-transforms.
     reason : str
         Why this feature set (detected from which columns, or forced).
-    options : dict
-        How it was read (the :class:`LoadOptions` that change the features), for the model to
-        keep: scoring new data reads it the same way.
+    options : LoadOptions
+        How it was read, with the model's features and any outlier caps filled in: the model
+        keeps it, so that scoring new data reads it the same way.
     """
 
     customers: pd.DataFrame
@@ -76,7 +60,7 @@ class Dataset:
     notices: list[str] = field(default_factory=list)
     log_features: object = "auto"
     reason: str = ""
-    options: dict = field(default_factory=dict)
+    options: LoadOptions = field(default_factory=LoadOptions)
 
 
 class FeatureSet:
@@ -98,8 +82,9 @@ class FeatureSet:
         """Why ``columns`` have this shape, or None when they do not."""
         raise NotImplementedError
 
-    def load(self, source, con, columns: list[str], options: LoadOptions) -> Dataset:
-        """Read and clean ``source`` (its ``columns`` already known) into a :class:`Dataset`."""
+    def load(self, source, options: LoadOptions) -> Dataset:
+        """Read and clean ``source`` (a :class:`~segmentation.io.sources.Source`) into a
+        :class:`Dataset`."""
         raise NotImplementedError
 
     def default_features(self, customers: pd.DataFrame) -> list[str]:
@@ -145,7 +130,7 @@ class FeatureSet:
         """
         numeric = [c for c in customers.columns if c != "customer_id" and pd.api.types.is_numeric_dtype(customers[c])]
         if chosen is None:
-            chosen = check_features(options.features, numeric) if options.features else self.default_features(customers)
+            chosen = check_features(list(options.features), numeric) if options.features else self.default_features(customers)
         if not chosen:
             raise InputError(f"no numeric column to segment on; found {', '.join(customers.columns[1:])}")
         # (one customer is constant on everything; the model says "too few" for that)
@@ -186,6 +171,7 @@ class FeatureSet:
                         unit=unit,
                     )
                 )
+        caps = None
         if options.caps or options.cap_outliers:
             percentile = None if options.caps else float(options.cap_outliers)
             customers, capped, caps = cap_percentiles(customers, chosen, percentile, unit, options.caps)
@@ -202,6 +188,7 @@ class FeatureSet:
             report.to_dict(),
             notices + report.lines(),
             log,
+            options=options.replace(features=chosen, caps=caps),
         )
 
 

@@ -22,8 +22,8 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+from ..errors import InputError
 from .algorithms import fit_hdbscan, make_clusterer, order_by_size, resolve_algorithm, stability
-from .errors import InputError
 from .selection import choose_k
 
 #: Below this many rows K-Means and the metrics run on one thread: thread start-up and
@@ -376,6 +376,29 @@ class Segmenter(ClusterMixin, BaseEstimator):
             f"{noise:,} customers ({noise / n:.1%}) fit none: segment -1, noise"
         )
         return ("hdbscan", nearest)
+
+
+def fit_partition(rows: pd.DataFrame, k: int = 0, **params) -> Segmenter:
+    """Cluster whatever rows a live caller sends (a Tableau partition: maybe a handful).
+
+    The rule for such partitions: ``k=0`` chooses k automatically among 2 to min(10, distinct
+    rows - 1), and all rows form one segment when there are fewer than 3 distinct rows; a k
+    above the number of distinct rows is lowered to it. A feature empty in every row is left
+    out (it cannot be scaled). ``params`` go to :class:`Segmenter`.
+
+    Returns
+    -------
+    Segmenter
+        Fitted; ``labels_`` holds each row's segment. Unfitted (no ``labels_``) when there is
+        no row.
+    """
+    rows = rows.loc[:, rows.notna().any()]
+    distinct = len(rows.fillna(rows.median()).drop_duplicates())  # as the model's imputer sees them
+    if k == 0:
+        model = Segmenter("auto", k_range=(2, min(10, distinct - 1)), **params) if distinct >= 3 else Segmenter(1, **params)
+    else:
+        model = Segmenter(min(k, max(distinct, 1)), **params)
+    return model.fit(rows) if distinct else model
 
 
 def within_sum_of_squares(Z: np.ndarray, labels: np.ndarray) -> float:

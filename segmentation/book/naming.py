@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .errors import InputError
+from ..errors import InputError
 
 RULES_DIR = Path(__file__).parent / "rules"
 #: Name and action of HDBSCAN's noise group (segment -1) when a rule table has no ``noise``.

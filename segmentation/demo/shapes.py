@@ -1,6 +1,6 @@
 """Seeded synthetic data of every shape, each drawn from known behaviour groups.
 
-- ``transactions``: microfinance loans (:mod:`segmentation.demo`);
+- ``transactions``: microfinance loans (:mod:`segmentation.demo.transactions`);
 - ``purchases``: a purchase log (order_id, customer_id, order_date, amount);
 - ``ecommerce``: an online shop's customer table (spend, orders, loyalty, support tickets,
   recency, tenure, age, gender, income, preferred category, R/F/M scores);
@@ -13,15 +13,13 @@ Same seed, same data; ``with_groups=True`` adds each customer's latent ``group``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 
-from .demo import MAX_CUSTOMERS, MIN_CUSTOMERS, demo_transactions
-from .errors import InputError
-from .rfm import rfm_scores
+from .transactions import MAX_CUSTOMERS, MIN_CUSTOMERS
+from ..errors import InputError
+from ..shapes.rfm import rfm_scores
 
 END = np.datetime64("2026-10-31")
 
@@ -208,31 +206,3 @@ def demo_creditcard(n_customers: int = 5_000, seed: int = 0, with_groups: bool =
     if with_groups:
         frame["group"] = group
     return frame
-
-
-DEMOS = {
-    "transactions": demo_transactions,
-    "purchases": demo_purchases,
-    "ecommerce": demo_ecommerce,
-    "creditcard": demo_creditcard,
-}
-
-
-def write_demo_shape(shape: str, path: str | Path, n_customers: int = 5_000, seed: int = 0) -> Path:
-    """Write demo data of ``shape`` to CSV (or Parquet, by the file's suffix)."""
-    if shape == "transactions":
-        from .demo import write_demo
-
-        return write_demo(path, n_customers, seed)
-    if shape not in DEMOS:
-        raise InputError(f"unknown demo shape {shape!r}; use {', '.join(DEMOS)}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame = DEMOS[shape](n_customers, seed)
-    con = duckdb.connect()
-    con.register("demo", frame)
-    fmt = "FORMAT PARQUET" if path.suffix.lower() == ".parquet" else "FORMAT CSV, HEADER"
-    target = "'" + str(path).replace("'", "''") + "'"
-    date_cast = "* REPLACE (CAST(order_date AS DATE) AS order_date)" if shape == "purchases" else "*"
-    con.execute(f"COPY (SELECT {date_cast} FROM demo) TO {target} ({fmt})")
-    return path

@@ -18,15 +18,16 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-from .errors import InputError
-from .features import FeatureReport, _Engine, relation_features
-from .sources import connect_duckdb, quote_identifier
+from ..errors import InputError
+from ..options import LoadOptions
+from .columns import quote_identifier
+from .sources import Source, connect_duckdb
+from .sql_runner import SqlEngine, aggregate
 
 #: Environment variable holding the database URL when --db is not given.
 URL_ENV = "SEGMENTATION_DB_URL"
@@ -157,9 +158,9 @@ class Database:
 
     # -- reading -------------------------------------------------------------------------
 
-    def engine(self, con) -> _Engine:
+    def engine(self, con) -> SqlEngine:
         """The feature-SQL adapter over a connection of this database."""
-        return _Engine(con, self.dialect)
+        return SqlEngine(con, self.dialect)
 
     def read(self, con, sql: str) -> pd.DataFrame:
         """Rows of a query as a frame."""
@@ -308,9 +309,11 @@ def _nullable(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype({c: "Float64" for c in frame.columns if pd.api.types.is_float_dtype(frame[c])})
 
 
-@dataclass
-class DatabaseSource:
+class DatabaseSource(Source):
     """Transactions (or a customer table) in a database: a table or a query.
+
+    Opened once per use (``with source: ...``): one connection, inside one read transaction,
+    where the temporary view ``source`` is the input; the feature SQL runs there.
 
     Parameters
     ----------
@@ -322,14 +325,19 @@ class DatabaseSource:
         A SELECT whose rows are the input (instead of ``table``).
     """
 
-    url: str | None = None
-    table: str | None = None
-    query: str | None = None
+    filters_since = True
 
-    def __post_init__(self):
-        if (self.table is None) == (self.query is None):
+    def __init__(self, url: str | None = None, table: str | None = None, query: str | None = None):
+        super().__init__()
+        if (table is None) == (query is None):
             raise InputError("give the input as either --table NAME or --query SQL")
-        self.database = Database(self.url)
+        self.url, self.table, self.query = url, table, query
+        self.database = Database(url)
+        self._stack: contextlib.ExitStack | None = None
+        self._con = None
+
+    def __str__(self) -> str:
+        return f"table {self.table}" if self.table else "--query"
 
     @property
     def relation(self) -> str:
@@ -337,35 +345,32 @@ class DatabaseSource:
             return quote_table(self.table)
         return f"({self.query.strip().rstrip(';')})"
 
-    @contextmanager
-    def _source_view(self):
-        """A connection where the view ``source`` is the input (temporary: nothing is left)."""
+    def _open(self) -> None:
         db = self.database
-        with db.connect() as con:
-            try:
-                found = db.columns(con, self.relation)
-            except Exception as exc:
-                if not _is_driver_error(exc):
-                    raise
-                raise db.error(f"cannot read {'table ' + repr(self.table) if self.table else '--query'} from", exc) from None
-            db.execute(con, f"CREATE TEMPORARY VIEW source AS SELECT * FROM {self.relation} AS input")
-            yield con, found
+        self._stack = contextlib.ExitStack()
+        con = self._stack.enter_context(db.connect())
+        try:
+            self._columns = db.columns(con, self.relation)
+        except Exception as exc:
+            self._stack.close()
+            if not _is_driver_error(exc):
+                raise
+            raise db.error(f"cannot read {'table ' + repr(self.table) if self.table else '--query'} from", exc) from None
+        db.execute(con, f"CREATE TEMPORARY VIEW source AS SELECT * FROM {self.relation} AS input")
+        self._con = con
+
+    def _close(self) -> None:
+        self._stack.close()
+        self._stack = self._con = None
 
     def columns(self) -> list[str]:
-        """The input's column names."""
-        with self._source_view() as (_, found):
-            return found
+        with self:
+            return list(self._columns)
 
-    def features(self, **options) -> tuple[pd.DataFrame, FeatureReport]:
-        """Per-customer features, computed by the feature SQL inside the database.
-
-        ``options``: kind, mapping, late_after_days, as_of, max_rejected_share,
-        keep_duplicate_rows, since (see :func:`segmentation.features.relation_features`).
-        """
-        with self._source_view() as (con, found):
-            return relation_features(self.database.engine(con), found, **options)
+    def aggregate(self, kind: str, options: LoadOptions):
+        with self:
+            return aggregate(self.database.engine(self._con), self.columns(), kind, options)
 
     def frame(self) -> pd.DataFrame:
-        """All rows of the input (for a customer table: one row per customer)."""
-        with self._source_view() as (con, _):
-            return self.database.read(con, "SELECT * FROM source")
+        with self:
+            return self.database.read(self._con, "SELECT * FROM source")

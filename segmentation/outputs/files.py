@@ -1,4 +1,5 @@
-"""Writing segment lists and tables: CSV, XLSX and SQLite, safe to open in a spreadsheet."""
+"""Writing segment lists and tables: CSV, XLSX, SQLite and Tableau .hyper, safe to open in a
+spreadsheet."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import InputError
-from .sources import quote_identifier
+from ..errors import InputError
+from ..io.columns import quote_identifier
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -27,7 +28,10 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_table(frame: pd.DataFrame, path: str | Path, table: str = "customer_segments") -> Path:
-    """Write ``frame`` to CSV, XLSX or SQLite, chosen by the file's suffix."""
+    """Write ``frame`` to CSV, XLSX, SQLite or a Tableau .hyper extract, chosen by the suffix.
+
+    Text cells that a spreadsheet would run as a formula are neutralised in CSV and XLSX.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower()
@@ -37,34 +41,24 @@ def write_table(frame: pd.DataFrame, path: str | Path, table: str = "customer_se
         neutralise_formulas(frame).to_excel(path, index=False, sheet_name=table[:31])
     elif suffix in (".db", ".sqlite", ".sqlite3"):
         write_sqlite(path, {table: frame})
+    elif suffix == ".hyper":
+        import pantab  # Tableau's Hyper API: loaded only for this format
+
+        path.unlink(missing_ok=True)
+        pantab.frame_to_hyper(frame, path, table=table)
     else:
-        raise InputError(f"cannot write {path.name}: use .csv, .xlsx or .db")
+        raise InputError(f"cannot write {path.name}: use .csv, .xlsx, .db or .hyper")
     return path
 
 
 def write_sqlite(path: str | Path, tables: dict[str, pd.DataFrame]) -> Path:
-    """Replace ``tables`` in the SQLite file at ``path``, indexed on customer_id.
+    """Replace ``tables`` in the SQLite file at ``path`` (created if needed), indexed on
+    customer_id, in one transaction (:meth:`Database.replace_tables`): a reader never sees half
+    a table."""
+    from ..io.database import Database
 
-    Each table is written under a temporary name and swapped in inside one transaction, so a
-    reader never sees half a table.
-    """
-    path = Path(path)
-    con = sqlite3.connect(path)
-    try:
-        for name, frame in tables.items():
-            staging = f"{name}__new"
-            frame.to_sql(staging, con, if_exists="replace", index=False, chunksize=50_000)
-            with con:
-                con.execute(f"DROP TABLE IF EXISTS {quote_identifier(name)}")
-                con.execute(f"ALTER TABLE {quote_identifier(staging)} RENAME TO {quote_identifier(name)}")
-                if "customer_id" in frame.columns:
-                    con.execute(
-                        f"CREATE INDEX IF NOT EXISTS {quote_identifier('ix_' + name + '_customer_id')} "
-                        f"ON {quote_identifier(name)} (customer_id)"
-                    )
-    finally:
-        con.close()
-    return path
+    Database(f"sqlite:///{Path(path).resolve()}").replace_tables(tables)
+    return Path(path)
 
 
 def copy_rows_to_sqlite(path: str | Path, table: str, cursor, columns: list[str]) -> int:

@@ -10,9 +10,9 @@ customer also gets its named RFM segment in ``rfm_segment``.
 
 from __future__ import annotations
 
-from ..rfm import RfmTable, rfm_scores
 from .base import Panel
-from .tables import Bound, TableFeatureSet
+from .rfm import RfmTable, rfm_scores
+from .table import Bound, TableFeatureSet
 
 SCHEMA = {
     "total_spent": ("totalspend", "totalspending", "totalamountspent", "lifetimevalue", "totalrevenue"),

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..cleaning import CleaningRule, share_text
 from .base import Panel
-from .tables import Bound, TableFeatureSet
+from .cleaning import CleaningRule, share_text
+from .table import Bound, TableFeatureSet
 
 MONEY = (
     "BALANCE",

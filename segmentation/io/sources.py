@@ -1,0 +1,264 @@
+"""Inputs behind one interface: a file, a data frame or a database table or query.
+
+A :class:`Source` is opened once per use (``with source: ...``; nested uses share the one
+opening) and answers :meth:`~Source.columns`, :meth:`~Source.aggregate` (the feature SQL of a
+log, run where the data is) and :meth:`~Source.frame` (every row, for customer tables).
+:func:`open_source` turns what a user passes into a source; it is the only place that asks
+what kind of input it was given.
+
+Files are read where they are (DuckDB scans CSV and Parquet directly), never loaded into pandas
+first; only XLSX, which DuckDB cannot read without an extension, goes through pandas, once.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from ..errors import InputError
+from ..options import LoadOptions
+from .columns import quote_identifier
+from .sql_runner import SqlEngine, aggregate, checked_rows_sql
+
+#: Environment variable capping DuckDB's memory (e.g. "1GB"): big inputs then spill to disk.
+MEMORY_LIMIT_ENV = "SEGMENTATION_DUCKDB_MEMORY_LIMIT"
+ENGINES = ("duckdb", "sqlite")
+CHECKED_COLUMNS = ["customer_id", "txn_date", "amount", "repayment_date", "due_date"]
+
+
+def connect_duckdb(database: str = ":memory:") -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection, with the memory cap of :data:`MEMORY_LIMIT_ENV` when it is set."""
+    con = duckdb.connect(database)
+    limit = os.environ.get(MEMORY_LIMIT_ENV)
+    if limit:
+        try:
+            con.execute("SET memory_limit = ?", [limit])
+        except duckdb.Error as exc:
+            raise InputError(f"{MEMORY_LIMIT_ENV}={limit!r} is not a memory size (e.g. 1GB): {exc}") from None
+    return con
+
+
+class Source:
+    """An input; subclasses open it in :meth:`_open` and release it in :meth:`_close`."""
+
+    #: Whether :meth:`aggregate` can keep only customers with rows since a day (``--since``).
+    filters_since = False
+
+    def __init__(self):
+        self._depth = 0
+        self._columns: list[str] | None = None
+
+    def __enter__(self) -> Source:
+        self._depth += 1
+        if self._depth == 1:
+            try:
+                self._open()
+            except BaseException:
+                self._depth = 0
+                raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self._columns = None
+            self._close()
+
+    def columns(self) -> list[str]:
+        """The input's column names, in order."""
+        raise NotImplementedError
+
+    def aggregate(self, kind: str, options: LoadOptions):
+        """Per-customer features of a log of ``kind`` ("transactions" or "purchases") and the
+        :class:`~segmentation.io.sql_runner.FeatureReport` of its rows."""
+        raise NotImplementedError
+
+    def frame(self) -> pd.DataFrame:
+        """Every row of the input (a customer table: one row per customer)."""
+        raise NotImplementedError
+
+    def checked_rows(self):
+        """After :meth:`aggregate` of a log, while the source is open: yields ``(table, columns,
+        cursor)`` for the clean rows ("transactions") and the rejected rows with their reason
+        ("rejected_transactions"), each cursor read to the end before the next is made.
+        Nothing for a database source (its rows stay there) or a customer table."""
+        return iter(())
+
+    def _open(self) -> None:
+        pass
+
+    def _close(self) -> None:
+        pass
+
+
+class _LocalSource(Source):
+    """A source read through an in-process DuckDB connection where the view ``source`` is it."""
+
+    def __init__(self):
+        super().__init__()
+        self.con: duckdb.DuckDBPyConnection | None = None
+        self._engine: SqlEngine | None = None
+
+    def _open(self) -> None:
+        self.con = connect_duckdb()
+        self._make_view(self.con)
+
+    def _close(self) -> None:
+        self.con.close()
+        self.con = self._engine = None
+
+    def _make_view(self, con) -> None:
+        raise NotImplementedError
+
+    def columns(self) -> list[str]:
+        with self:
+            if self._columns is None:
+                self._columns = [row[0] for row in self.con.execute("DESCRIBE source").fetchall()]
+            return self._columns
+
+    def aggregate(self, kind: str, options: LoadOptions):
+        with self:
+            return self._aggregate(kind, options)
+
+    def _aggregate(self, kind: str, options: LoadOptions):
+        if options.since is not None:
+            raise InputError("--since needs the transactions in a database (--db with --table or --query)")
+        if options.engine not in ENGINES:
+            raise InputError(f"unknown engine {options.engine!r}; use {' or '.join(ENGINES)}")
+        if options.engine == "sqlite":
+            self._engine = SqlEngine(_copy_to_sqlite(self.con, self.columns()), "sqlite")
+        else:
+            self._engine = SqlEngine(self.con, "duckdb")
+        return aggregate(self._engine, self.columns(), kind, options)
+
+    def frame(self) -> pd.DataFrame:
+        with self:
+            return self.con.execute("SELECT * FROM source").df()
+
+    def checked_rows(self):
+        if self._engine is None:
+            return
+        clean, rejected = checked_rows_sql(self._engine.dialect)
+        yield "transactions", CHECKED_COLUMNS, self._engine.con.execute(clean)
+        yield "rejected_transactions", [*CHECKED_COLUMNS, "reject_reason"], self._engine.con.execute(rejected)
+
+
+class FileSource(_LocalSource):
+    """A CSV (any delimiter, gzip too), Parquet or XLSX file.
+
+    CSV is read with every column as text, so that a bad value in one row is counted by the
+    checks instead of failing the whole read.
+    """
+
+    def __init__(self, path: str | Path):
+        super().__init__()
+        self.path = Path(path)
+        if not self.path.exists():
+            raise InputError(f"input file not found: {self.path}")
+        if self.path.is_dir():
+            raise InputError(f"input is a folder, not a file: {self.path}")
+        if self.path.stat().st_size == 0:
+            raise InputError(f"input file is empty: {self.path}")
+
+    def __str__(self) -> str:
+        return self.path.name
+
+    def _make_view(self, con) -> None:
+        path = self.path
+        suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
+        literal = "'" + str(path).replace("'", "''") + "'"
+        try:
+            if suffix == ".parquet":
+                con.execute(f"CREATE TEMP VIEW source AS SELECT * FROM read_parquet({literal})")
+            elif suffix in (".xlsx", ".xlsm"):
+                try:
+                    frame = pd.read_excel(path, dtype=str)
+                except Exception as exc:  # openpyxl and zipfile raise their own types for a bad file
+                    raise InputError(f"cannot read {path.name} as an XLSX workbook: {exc}") from None
+                con.register("source_frame", frame)
+                con.execute("CREATE TEMP VIEW source AS SELECT * FROM source_frame")
+            elif suffix in (".csv", ".txt", ".tsv", ".csv.gz", ""):
+                con.execute(
+                    f"CREATE TEMP VIEW source AS SELECT * FROM read_csv({literal}, "
+                    "all_varchar = true, header = true, normalize_names = false)"
+                )
+            else:
+                raise InputError(f"cannot read {path.name}: expected a CSV, Parquet or XLSX file, got '{suffix}'")
+            self.columns()
+        except (duckdb.Error, ValueError, OSError) as exc:
+            if isinstance(exc, InputError):
+                raise
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(f"cannot read {path.name} as a table: {first}") from None
+
+
+class FrameSource(_LocalSource):
+    """A pandas frame (its values read as text by the feature SQL, as a CSV's would be)."""
+
+    def __init__(self, frame: pd.DataFrame):
+        super().__init__()
+        self.data = frame
+
+    def __str__(self) -> str:
+        return "the data frame"
+
+    def _make_view(self, con) -> None:
+        con.register("source_frame", self.data.astype("string"))
+        con.execute("CREATE TEMP VIEW source AS SELECT * FROM source_frame")
+
+    def columns(self) -> list[str]:
+        return [str(c) for c in self.data.columns]
+
+    def frame(self) -> pd.DataFrame:
+        frame = self.data.copy()
+        frame.columns = self.columns()
+        return frame
+
+
+def open_source(source) -> Source:
+    """``source`` as a :class:`Source`: a path, a data frame or already a source."""
+    if isinstance(source, Source):
+        return source
+    if isinstance(source, pd.DataFrame):
+        return FrameSource(source)
+    if isinstance(source, str | os.PathLike):
+        return FileSource(source)
+    raise InputError(f"cannot read a {type(source).__name__}: give a file path, a data frame or a DatabaseSource")
+
+
+def _copy_to_sqlite(duck, columns: list[str]) -> sqlite3.Connection:
+    """The view ``source`` of ``duck`` copied into a table ``source`` of a new SQLite database."""
+    con = sqlite3.connect(":memory:")
+    con.execute(f"CREATE TABLE source ({', '.join(f'{quote_identifier(c)} TEXT' for c in columns)})")
+    marks = ", ".join("?" * len(columns))
+    cursor = duck.execute("SELECT * FROM source")
+    while batch := cursor.fetchmany(50_000):
+        con.executemany(f"INSERT INTO source VALUES ({marks})", batch)
+    return con
+
+
+def log_features(source, kind: str = "transactions", options: LoadOptions | None = None, **changes):
+    """Per-customer features of a log (no cleaning beyond the row checks) and the report of its
+    rows: the feature SQL alone, as :func:`segmentation.load_dataset` runs it.
+
+    ``options`` (or keyword ``changes`` to the defaults): mapping, late_after_days, as_of,
+    max_rejected_share, keep_duplicate_rows, engine.
+    """
+    options = (options or LoadOptions()).replace(**changes)
+    with open_source(source) as src:
+        return src.aggregate(kind, options)
+
+
+def transaction_features(source, options: LoadOptions | None = None, **changes):
+    """:func:`log_features` of a transactions log (customer, date, amount, repayment date)."""
+    return log_features(source, "transactions", options, **changes)
+
+
+def purchase_features(source, options: LoadOptions | None = None, **changes):
+    """:func:`log_features` of a purchase log: recency, frequency, monetary value, average
+    order value, tenure and the RFM quintile scores."""
+    return log_features(source, "purchases", options, **changes)

@@ -1,0 +1,197 @@
+"""The jobs: read an input into customers, fit a model, run the whole pipeline into a folder
+(and a database), score new data with a saved model. The only orchestration of the package;
+the CLI, the dashboard and TabPy call these functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from . import shapes
+from .book.bundle import Bundle
+from .book.naming import Rules
+from .io.database import Database
+from .io.sources import open_source
+from .model import Segmenter
+from .options import FitOptions, LoadOptions
+from .outputs.migration import HISTORY_COLUMNS, MIGRATION_TABLE, now, record_scoring
+from .outputs.run_folder import write_run
+from .shapes import Dataset
+
+__all__ = ["Dataset", "RunResult", "ScoreResult", "fit_bundle", "load_dataset", "publish", "run", "score"]
+
+
+def load_dataset(source, options: LoadOptions | None = None, **changes) -> Dataset:
+    """Read ``source`` into customers with features, cleaned and reported.
+
+    Parameters
+    ----------
+    source : str, Path, DataFrame or Source
+        CSV (any delimiter, with or without a BOM), Parquet or XLSX file, a frame, or a
+        :class:`~segmentation.io.database.DatabaseSource` (where the feature SQL then runs).
+    options : LoadOptions, optional
+        How to read it (default: the defaults, shape detected from the columns).
+    **changes
+        Fields of :class:`LoadOptions` to set on top of ``options`` (None leaves one as is).
+
+    Returns
+    -------
+    Dataset
+        ``notices`` starts with the feature set chosen and why, then every cleaning rule;
+        ``options`` is how it was read, for the model to keep.
+    """
+    options = (options or LoadOptions()).replace(**changes)
+    with open_source(source) as src:
+        if options.feature_set == "auto":
+            chosen, reason = shapes.detect(src.columns(), options.mapping)
+            reason = f"detected: {reason}"
+        else:
+            chosen, reason = shapes.get(options.feature_set), "set with --feature-set"
+        dataset = chosen.load(src, options)
+    dataset.reason = reason
+    dataset.notices.insert(0, f"feature set: {chosen.name} ({chosen.headline(dataset)}); {reason}")
+    return dataset
+
+
+def fit_bundle(dataset: Dataset, options: FitOptions | None = None, *, progress: bool | None = False,
+               **changes) -> Bundle:
+    """Fit a :class:`Segmenter` on ``dataset`` and wrap it with its segment book.
+
+    ``options`` (or keyword ``changes`` to them): k, guardrails, algorithm, rules, seed; the
+    rule table defaults to the dataset's shape's.
+    """
+    options = (options or FitOptions()).replace(**changes)
+    model = Segmenter(
+        n_clusters=options.k,
+        k_range=options.k_range,
+        algorithm=options.algorithm,
+        log_features=dataset.log_features,
+        min_segment_share=options.min_segment_share,
+        max_segments=options.max_segments,
+        n_stability=options.n_stability,
+        random_state=options.random_state,
+    ).fit(dataset.customers[dataset.model_features], progress=progress)
+    keys = ("as_of", "columns", "id_column", "engine")
+    settings = {k: v for k, v in dataset.report.items() if k in keys}
+    return Bundle.from_model(
+        model,
+        dataset.customers,
+        feature_set=dataset.feature_set,
+        rules=Rules.load(options.rules_path, dataset.feature_set),
+        load_options=dataset.options,
+        fit_options=options,
+        settings={**settings, "feature_set_reason": dataset.reason},
+    )
+
+
+@dataclass
+class RunResult:
+    """What `run` produced."""
+
+    out_dir: Path
+    bundle: Bundle
+    segments: pd.DataFrame
+    dataset: Dataset
+    files: dict[str, Path]
+
+
+def run(
+    source,
+    out_dir: str | Path,
+    load: LoadOptions | None = None,
+    fit: FitOptions | None = None,
+    *,
+    transactions_table: bool = True,
+    publish_to: str | None = None,
+    progress: bool | None = False,
+) -> RunResult:
+    """Everything from one input into ``out_dir`` (see :func:`~segmentation.outputs.run_folder.write_run`).
+
+    ``publish_to``: also write the result tables to the database at this URL (see :func:`publish`).
+    """
+    from tqdm.auto import tqdm
+
+    steps = tqdm(total=3, desc="segmentation", disable=None if progress is None else not progress, leave=False)
+    with open_source(source) as src:
+        steps.set_postfix_str("features")
+        dataset = load_dataset(src, load)
+        steps.update()
+        steps.set_postfix_str("fitting")
+        bundle = fit_bundle(dataset, fit, progress=progress)
+        steps.update()
+        steps.set_postfix_str("writing")
+        segments = bundle.assign(dataset.customers)
+        # The checked rows are still in the source's engine: written while it is open.
+        log_rows = src.checked_rows() if transactions_table else None
+        files = write_run(out_dir, dataset, bundle, segments, log_rows)
+    steps.update()
+    steps.close()
+    if publish_to is not None:
+        publish(dataset.customers, segments, bundle, publish_to)
+    return RunResult(Path(out_dir), bundle, segments, dataset, files)
+
+
+def publish(customers: pd.DataFrame, segments: pd.DataFrame, bundle: Bundle, url: str | None) -> Database:
+    """Write a run's customer_features, customer_segments and segment_profiles to the database
+    at ``url`` (replacing them), and record the segments in segment_history, in one transaction."""
+    db = Database(url)
+    with db.connect(create=True) as con:
+        db.swap_in(
+            con,
+            {"customer_features": customers, "customer_segments": segments, "segment_profiles": bundle.segments},
+        )
+        record_scoring(db, con, segments, bundle.model_version, now())
+    return db
+
+
+@dataclass
+class ScoreResult:
+    """What `score` did."""
+
+    database: Database
+    model_version: str
+    customers: int
+    changed: pd.DataFrame
+    migration: pd.DataFrame
+    report: dict = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
+
+
+def score(source, model_dir, options: LoadOptions | None = None, *, out_url: str | None = None) -> ScoreResult:
+    """Re-aggregate the customers with new rows in ``source`` and assign them with a saved model.
+
+    The input is read as the model's training data was (:meth:`Bundle.load_options`: its
+    features, late-after days, duplicate rows, outlier caps), so the same data gets the same
+    features and segments as in the run that fitted the model.
+
+    Parameters
+    ----------
+    source : DatabaseSource
+        The transactions (or, for a customer-table model, the customer table).
+    model_dir : path
+        The model bundle folder; the model is not refitted.
+    options : LoadOptions, optional
+        A user's options over the model's (``since``: only customers with a row on or after
+        that day; ``as_of``, ``max_rejected_share``, ``mapping``, ...).
+    out_url : str, optional
+        Where the tables are (default: the source's database).
+    """
+    bundle = Bundle.load(model_dir)
+    dataset = load_dataset(source, bundle.load_options(options))
+    customers, report = dataset.customers, dataset.report
+    db = Database(out_url) if out_url else source.database
+    version = bundle.model_version
+    if customers.empty:
+        return ScoreResult(
+            db, version, 0, pd.DataFrame(columns=HISTORY_COLUMNS), pd.DataFrame(), report, dataset.notices
+        )
+    assigned = bundle.assign(customers)
+    with db.connect(create=True) as con:
+        db.upsert(con, "customer_features", customers)
+        db.upsert(con, "customer_segments", assigned)
+        changed = record_scoring(db, con, assigned, version, now())
+        migration = db.read(con, f"SELECT * FROM {MIGRATION_TABLE}")
+    return ScoreResult(db, version, len(assigned), changed, migration, report, dataset.notices)
