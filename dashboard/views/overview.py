@@ -229,9 +229,13 @@ def export_file(ws: Workspace, search: str | None, selection: dict | None, suffi
 
 
 def register(app, store: DataStore, settings: Settings) -> None:
-    model_state = dict(search=State(ids.URL, "search"), session=State(ids.SESSION, "data"))
-    filter_state = dict(search=State(ids.URL, "search"), selection=State(ids.SELECTION, "data"),
-                        ready=State(ids.READY, "data"), session=State(ids.SESSION, "data"))
+    # (functions, not shared dicts: Dash merges a callback's inputs into the state dict it is given)
+    def model_state():
+        return dict(search=State(ids.URL, "search"), session=State(ids.SESSION, "data"))
+
+    def filter_state():
+        return dict(search=State(ids.URL, "search"), selection=State(ids.SELECTION, "data"),
+                    ready=State(ids.READY, "data"), session=State(ids.SESSION, "data"))
 
     @app.callback(
         output=dict(
@@ -241,7 +245,7 @@ def register(app, store: DataStore, settings: Settings) -> None:
             log_axes=Output(ids.LOG_AXES, "value"),
         ),
         inputs=dict(ready=Input(ids.READY, "data")),
-        state=model_state,
+        state=model_state(),
     )
     def show_filters(ready, search, session):
         ws = workspace(store, ready, session)
@@ -264,7 +268,7 @@ def register(app, store: DataStore, settings: Settings) -> None:
             value=Output(slot(ids.RANGE_SLIDER, ALL), "value"),
         ),
         inputs=dict(ready=Input(ids.READY, "data")),
-        state=model_state,
+        state=model_state(),
     )
     def show_sliders(ready, search, session):
         # each output is a list over the slots; unused slots are hidden
@@ -379,7 +383,7 @@ def register(app, store: DataStore, settings: Settings) -> None:
     @app.callback(
         output=dict(response=Output(ids.TABLE, "getRowsResponse")),
         inputs=dict(request=Input(ids.TABLE, "getRowsRequest")),
-        state=filter_state,
+        state=filter_state(),
     )
     def table_rows(request, search, selection, ready, session):
         if not request:
@@ -402,7 +406,7 @@ def register(app, store: DataStore, settings: Settings) -> None:
     @app.callback(
         output=dict(download=Output(ids.DOWNLOAD, "data")),
         inputs=dict(clicks=[Input(button, "n_clicks") for button in EXPORTS]),
-        state=filter_state,
+        state=filter_state(),
         prevent_initial_call=True,
     )
     def export(clicks, search, selection, ready, session):
