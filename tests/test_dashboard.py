@@ -12,7 +12,7 @@ import pytest
 
 import dashboard.store
 from dashboard import aggregates, figures
-from dashboard.filters import Filters, ViewState, build_query, filter_mask, parse_query
+from dashboard.filters import Filters, ViewState, build_query, filter_mask, parse_query, state_for
 from dashboard.format import money
 from dashboard.store import DEMO_ID, DataStore, Workspace
 from dashboard.views import overview
@@ -147,6 +147,25 @@ def test_url_state_round_trip_and_forgiving_parse():
     assert odd.k == "auto" and odd.segments is None and odd.ranges == {} and odd.tab == "overview" and odd.search == "ok"
 
 
+def test_a_new_k_drops_the_old_models_segments_and_ranges_from_the_url_state():
+    search = "?k=4&seg=0,2&q=C001&log=0&r.txn_count=3~20&tab=model"
+    same = state_for({"dataset": "demo", "k": "4"}, search)
+    assert same.segments == [0, 2] and same.ranges == {"txn_count": (3.0, 20.0)}
+    other = state_for({"dataset": "demo", "k": "3"}, search)
+    assert other.k == "3" and other.segments is None and other.ranges == {}
+    assert other.search == "C001" and other.log_axes is False and other.tab == "model"
+
+
+def test_slider_slots_take_their_range_from_the_data_and_value_from_the_url(ws):
+    specs = overview.slider_specs(ws, parse_query("?r.txn_count=3~12"))
+    assert [s["feature"] for s in specs] == ws.slider_features() and len(specs) <= overview.SLIDER_SLOTS
+    count = next(s for s in specs if s["feature"] == "txn_count")
+    assert count["value"] == [3.0, 12.0]
+    assert count["min"] <= ws.frame["txn_count"].min() and count["max"] >= ws.frame["txn_count"].max()
+    others = [s for s in specs if s["feature"] != "txn_count"]
+    assert all(s["value"] == [s["min"], s["max"]] for s in others)
+
+
 def decode(download: dict) -> bytes:
     content = download["content"]
     return base64.b64decode(content) if download.get("base64") else content.encode()
@@ -210,6 +229,8 @@ def test_upload_fit_and_isolation_between_sessions(store):
     info = upload_view.read_upload(upload_contents("\n".join(rows).encode()), "mall.csv", store, 10_000_000)
     assert info["feature_set"] == "table" and info["rows"] == 60 and "income" in info["numeric"]
     assert upload_view.upload_facts(info).endswith("detected shape: customer table (pick the id column and the features)")
+    choices = upload_view.upload_choices(info)  # a table: pick the id column and numeric features
+    assert choices["id_column"] == "id" and choices["features"] == ["income", "spend"]
     dataset = upload_view.fit_upload(store, info, "id", ["income", "spend"], session="alice")
     ws = store.get(dataset, "auto", owner="alice")
     assert ws.frame["customer_id"].iloc[0] == "0000"  # ids kept as written
@@ -246,6 +267,7 @@ def test_upload_view_names_the_detected_shape(store, tmp_path, shape, said):
     raw = write_demo_shape(shape, tmp_path / f"{shape}.csv", 120, seed=2).read_bytes()
     info = upload_view.read_upload(upload_contents(raw), f"{shape}.csv", store, 10_000_000)
     assert info["feature_set"] == shape
+    assert upload_view.upload_choices(info)["id_options"] == []  # a known shape needs no picking
     assert f"{shape}.csv: {info['rows']:,} rows" in upload_view.upload_facts(info) and said in upload_view.upload_facts(info)
 
 
