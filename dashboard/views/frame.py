@@ -132,6 +132,6 @@ def register(app, store: DataStore, settings: Settings) -> None:
         inputs=dict(ready=Input(ids.READY, "data")),
         state=dict(search=State(ids.URL, "search"), session=State(ids.SESSION, "data")),
     )
-    def show_model(ready, search, session):
+    def show_header(ready, search, session):
         ws = workspace(store, ready, session)
         return dict(facts=header_facts(ws), tab=state_for(ready, search).tab)
