@@ -19,29 +19,28 @@ import tempfile
 import time
 from pathlib import Path
 
-import pandas as pd
 import plotly
 
-from dashboard import callbacks, data, figures, layout
+from dashboard import aggregates, views
+from dashboard.filters import Filters, filter_mask
+from dashboard.store import DEMO_ID, DataStore
+from dashboard.views import frame, model, overview
 from segmentation.demo import write_demo
 
 FILTERS = ["?seg=0,1", "?seg=2", "?r.txn_count=3~12", "?q=C00012", "", "?seg=0,1,2&r.recency_days=0~100"]
 
 
 def payload_bytes(ws) -> int:
-    """Bytes of what the first page load sends: the layout, the panels, and everything
-    render_controls sends (the model view's figures too, though that tab is not shown yet)."""
-    names = callbacks.segment_names(ws)
-    panels = callbacks.panels(ws, "", None)
-    meta = ws.bundle.metadata
+    """Bytes of what the first page load sends: the layout, the panels, and everything the
+    callbacks run on READY send (the model view's figures too, though that tab is not shown yet)."""
+    panels = overview.panels(ws, "", None)
     first = {
-        "layout": layout.page(50),
+        "layout": views.page(views.Settings(50)),
         "panels": [panels["scatter"], panels["box"], panels["ternary"], [c.__dict__ for c in panels["kpis"]]],
-        "controls": [callbacks.action_panel(ws), names, callbacks.describe_table(ws),
-                     callbacks.table_columns(ws), callbacks.model_facts(ws), callbacks.header_facts(ws),
-                     callbacks.pca_figure(ws, names),
-                     figures.k_criteria(pd.DataFrame(meta["k_selection"]), meta["k"], meta.get("k_preferences"))],
-        "rows": data.table_rows(ws, data.filter_mask(ws, data.Filters()), 0, 100, None)[0],
+        "controls": [overview.action_panel(ws), overview.segment_options(ws), model.describe_table(ws),
+                     overview.table_columns(ws), model.model_facts(ws), frame.header_facts(ws),
+                     model.pca_figure(ws), model.k_figure(ws)],
+        "rows": aggregates.table_rows(ws, filter_mask(ws, Filters()), 0, 100, None)[0],
     }
     return len(json.dumps(first, cls=plotly.utils.PlotlyJSONEncoder))
 
@@ -62,20 +61,20 @@ def usual_callback(ws, segments: list[int]) -> tuple[float, int]:
 
 def bench(n: int, root: Path) -> dict:
     source = write_demo(root / f"tx_{n}.parquet", n, seed=0)
-    store = data.DataStore(root / f"store_{n}")
-    store.add(source, label="bench", dataset_id=data.DEMO_ID)
+    store = DataStore(root / f"store_{n}")
+    store.add(source, label="bench", dataset_id=DEMO_ID)
     t0 = time.perf_counter()
-    ws = store.get(data.DEMO_ID, "auto")
+    ws = store.get(DEMO_ID, "auto")
     fit = time.perf_counter() - t0
     times = []
     for search in FILTERS * 2:
         t0 = time.perf_counter()
-        out = callbacks.panels(ws, search, None)
+        out = overview.panels(ws, search, None)
         json.dumps([out["scatter"], out["box"], out["ternary"]], cls=plotly.utils.PlotlyJSONEncoder)
         times.append(time.perf_counter() - t0)
     t0 = time.perf_counter()
-    mask = data.filter_mask(ws, data.Filters(segments=(0, 1)))
-    data.table_rows(ws, mask, 0, 100, [{"colId": "total_amount", "sort": "desc"}])
+    mask = filter_mask(ws, Filters(segments=(0, 1)))
+    aggregates.table_rows(ws, mask, 0, 100, [{"colId": "total_amount", "sort": "desc"}])
     rows = time.perf_counter() - t0
     usual = [usual_callback(ws, segments) for segments in ([0, 1], [2], [0, 1, 2, 3])]
     return {"n": n, "fit_s": fit, "filter_ms": 1000 * statistics.median(times), "filter_max_ms": 1000 * max(times),

@@ -1,4 +1,5 @@
-"""The Dash app: ``create_app`` builds it; ``server`` is what gunicorn serves.
+"""The Dash app: ``create_app`` builds it from the views (``views.VIEWS``); ``server`` is what
+gunicorn serves.
 
 Everything the page needs is served by the app itself (Bootstrap's CSS from the
 bootstrap-flask package, Plotly and AG Grid from their Dash packages, our CSS from assets/):
@@ -19,8 +20,8 @@ from flask import send_from_directory
 
 from segmentation.demo import write_demo
 
-from . import auth, callbacks, layout
-from .data import DEMO_ID, DataStore
+from . import auth, views
+from .store import DEMO_ID, DataStore
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 BOOTSTRAP_CSS = Path(flask_bootstrap.__file__).parent / "static" / "bootstrap5" / "css"
@@ -76,9 +77,9 @@ def create_app(
         lambda filename: send_from_directory(BOOTSTRAP_CSS, filename),
     )
     app.server.config["MAX_CONTENT_LENGTH"] = int(max_upload_mb * 1_000_000 * 1.4) + 1_000_000  # base64 overhead
-    app.layout = layout.page(max_upload_mb)
-    manager = DiskcacheManager(diskcache.Cache(str(store_dir / "callback-cache")))
-    callbacks.register(app, store, max_upload_bytes=max_upload_mb * 1_000_000, manager=manager)
+    settings = views.Settings(max_upload_mb, DiskcacheManager(diskcache.Cache(str(store_dir / "callback-cache"))))
+    app.layout = views.page(settings)
+    views.register(app, store, settings)
     if users:
         auth.protect(app, users)
     app.store = store  # for tests and benchmarks

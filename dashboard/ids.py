@@ -10,8 +10,10 @@ ALERT = "page-alert"
 
 # filters
 SEGMENT_FILTER = "segment-filter"
-RANGE_SLIDER = "range-slider"  # pattern-matching: {"type": RANGE_SLIDER, "feature": name}
+# the slider slots are pattern-matching ids: {"type": RANGE_SLIDER, "slot": i} (also RANGE_LABEL, RANGE_WRAP)
+RANGE_SLIDER = "range-slider"
 RANGE_LABEL = "range-label"
+RANGE_WRAP = "range-slider-wrap"
 CUSTOMER_SEARCH = "customer-search"
 RESET_FILTERS = "reset-filters"
 LOG_AXES = "log-axes"

@@ -208,3 +208,29 @@ def test_choosing_k_refits_and_updates_every_panel(browser, server):
     page.wait_for_function(
         "document.querySelectorAll('#box-repayment .boxlayer .trace').length == 3", timeout=20_000
     )
+
+
+
+def slider_inputs(page, slot: int) -> list[str]:
+    wrap = page.locator(".dash-slider-container").nth(slot)
+    return [wrap.locator(f".dash-range-slider-{end}-input").input_value() for end in ("min", "max")]
+
+
+def test_a_range_in_the_url_sets_its_slider_and_reset_clears_it(browser, server, store_dir):
+    frame = pd.read_parquet(Path(store_dir) / "store" / "demo" / "k-auto" / "customers.parquet")
+    expected = int(frame["txn_count"].between(3, 12).sum())
+    page = open_page(browser, server + "?r.txn_count=3~12")
+    page.wait_for_function(f"document.querySelector('#kpi-customers').innerText == '{expected:,}'", timeout=20_000)
+    assert page.locator(".dash-slider-container:visible").count() == 4  # every slot used by the demo data
+    assert "txn count" in page.inner_text("#controls")
+    page.wait_for_function(
+        "document.querySelector('.dash-slider-container .dash-range-slider-min-input').value == '3'", timeout=20_000
+    )
+    assert slider_inputs(page, 0) == ["3", "12"]
+    time.sleep(1)
+    assert "r.txn_count=3~12" in page.url  # restoring the slider did not rewrite the link
+    page.click("#reset-filters")
+    page.wait_for_function("document.querySelector('#kpi-customers').innerText == '5,000'", timeout=20_000)
+    page.wait_for_function("!window.location.search.includes('r.txn_count')", timeout=20_000)
+    lo, hi = frame["txn_count"].min(), frame["txn_count"].max()
+    assert slider_inputs(page, 0) == [str(lo), str(hi)]

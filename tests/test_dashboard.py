@@ -10,8 +10,13 @@ import pandas as pd
 import pantab
 import pytest
 
-from dashboard import callbacks, data, figures
-from dashboard.state import ViewState, build_query, parse_query
+import dashboard.store
+from dashboard import aggregates, figures
+from dashboard.filters import Filters, ViewState, build_query, filter_mask, parse_query, state_for
+from dashboard.format import money
+from dashboard.store import DEMO_ID, DataStore, Workspace
+from dashboard.views import overview
+from dashboard.views import upload as upload_view
 from segmentation.demo import write_demo
 from segmentation.errors import InputError
 
@@ -20,14 +25,14 @@ from segmentation.errors import InputError
 def store(tmp_path_factory):
     root = tmp_path_factory.mktemp("store")
     demo = write_demo(root / "demo.csv", 1_200, seed=5)
-    s = data.DataStore(root / "store")
-    s.add(demo, label="demo data", dataset_id=data.DEMO_ID)
+    s = DataStore(root / "store")
+    s.add(demo, label="demo data", dataset_id=DEMO_ID)
     return s
 
 
 @pytest.fixture(scope="module")
 def ws(store):
-    return store.get(data.DEMO_ID, "auto")
+    return store.get(DEMO_ID, "auto")
 
 
 def test_workspace_holds_the_library_segments(ws):
@@ -40,50 +45,50 @@ def test_workspace_holds_the_library_segments(ws):
 
 def test_filter_mask_by_segment_range_search_and_selection(ws):
     frame = ws.frame
-    m = data.filter_mask(ws, data.Filters(segments=(0, 2)))
+    m = filter_mask(ws, Filters(segments=(0, 2)))
     assert m.sum() == frame["segment"].isin([0, 2]).sum()
-    m = data.filter_mask(ws, data.Filters(ranges=(("txn_count", 5, 10),)))
+    m = filter_mask(ws, Filters(ranges=(("txn_count", 5, 10),)))
     assert m.sum() == frame["txn_count"].between(5, 10).sum()
-    m = data.filter_mask(ws, data.Filters(search="c00001"))
+    m = filter_mask(ws, Filters(search="c00001"))
     assert m.sum() == frame["customer_id"].str.contains("C00001").sum() > 0
     box = {"x": [1_000, 5_000], "y": [2, 10], "lasso": False}
-    m = data.filter_mask(ws, data.Filters(selection=box))
+    m = filter_mask(ws, Filters(selection=box))
     assert m.sum() == (frame["avg_txn_amount"].between(1_000, 5_000) & frame["txn_count"].between(2, 10)).sum()
     lasso = {"x": [1_000, 5_000, 5_000, 1_000], "y": [2, 2, 10, 10], "lasso": True}
-    assert data.filter_mask(ws, data.Filters(selection=lasso)).sum() <= m.sum()
+    assert filter_mask(ws, Filters(selection=lasso)).sum() <= m.sum()
     # a slider left at its full extent keeps customers with a missing value
     lo, hi = frame["avg_repayment_days"].min(), frame["avg_repayment_days"].max()
-    assert data.filter_mask(ws, data.Filters(ranges=(("avg_repayment_days", lo, hi),))).all()
+    assert filter_mask(ws, Filters(ranges=(("avg_repayment_days", lo, hi),))).all()
 
 
 def test_kpis_match_pandas_and_compare_to_everyone(ws):
     mask = (ws.frame["segment"] == 1).to_numpy()
-    cards = {c.id: c for c in data.kpis(ws, mask)}
+    cards = {c.id: c for c in aggregates.kpis(ws, mask)}
     part = ws.frame[mask]
     assert cards["kpi-customers"].value == f"{len(part):,}"
     assert cards["kpi-customers"].delta == f"{len(part) / len(ws.frame):.1%} of {len(ws.frame):,}"
     avg = part["total_amount"].sum() / part["txn_count"].sum()
-    assert cards["kpi-avg-amount"].value == data._money(avg)
+    assert cards["kpi-avg-amount"].value == money(avg)
     late, late_all = part["late_share"].mean(), ws.frame["late_share"].mean()
     assert cards["kpi-late-share"].value == f"{late:.1%}"
     assert cards["kpi-late-share"].delta.startswith(f"{(late - late_all) / late_all:+.1%} vs all")
-    assert cards["kpi-total-amount"].value == data._money(part["total_amount"].sum())
+    assert cards["kpi-total-amount"].value == money(part["total_amount"].sum())
     assert cards["kpi-repayment-days"].value == f"{part['avg_repayment_days'].mean():,.1f} days"
     assert [c.label for c in cards.values()] == [
         "Customers", "Total amount", "Avg transaction amount", "Avg repayment days", "Late-repayment share"
     ]
-    empty = {c.id: c for c in data.kpis(ws, np.zeros(len(ws.frame), bool))}
+    empty = {c.id: c for c in aggregates.kpis(ws, np.zeros(len(ws.frame), bool))}
     assert empty["kpi-customers"].value == "0" and empty["kpi-total-amount"].value == "-"
 
 
 def test_panels_follow_url_filters_and_selection(ws):
-    out = callbacks.panels(ws, "?seg=0", None)
+    out = overview.panels(ws, "?seg=0", None)
     n0 = int((ws.frame["segment"] == 0).sum())
     assert out["count"] == f"{n0:,} of 1,200 customers shown"
     assert {t["name"].split(":")[0] for t in out["box"]["data"]} == {"0"}
     assert sum(sum(t["customdata"]) for t in out["ternary"]["data"]) == n0  # markers count customers
     sel = {"x": [0, 1e9], "y": [0, 3], "lasso": False}
-    with_sel = callbacks.panels(ws, "?seg=0", sel)
+    with_sel = overview.panels(ws, "?seg=0", sel)
     n_sel = int(((ws.frame["segment"] == 0) & (ws.frame["txn_count"] <= 3)).sum())
     assert with_sel["count"].startswith(f"{n_sel:,} of")
     # the scatter keeps every filtered customer: the selection filters the other panels
@@ -92,7 +97,7 @@ def test_panels_follow_url_filters_and_selection(ws):
 
 def test_scatter_samples_large_data_and_states_the_true_count(ws):
     mask = np.ones(len(ws.frame), dtype=bool)
-    shown, total = data.scatter_sample(ws, mask, 500)
+    shown, total = aggregates.scatter_sample(ws, mask, 500)
     assert len(shown) == 500 and total == 1_200 and shown["customer_id"].is_unique
     fig = figures.scatter_amount_frequency(shown, total, {})
     assert sum(len(t["customdata"]) for t in fig["data"]) == 500
@@ -105,26 +110,26 @@ def test_scatter_samples_large_data_and_states_the_true_count(ws):
     np.testing.assert_array_equal(x, expected)
     # the same customers stay on the plot when a filter narrows the data
     narrower = mask & (ws.array("segment") != 0)
-    again, _ = data.scatter_sample(ws, narrower, 500)
+    again, _ = aggregates.scatter_sample(ws, narrower, 500)
     kept = set(shown.loc[shown["segment"] != 0, "customer_id"])
     assert kept <= set(again["customer_id"])
 
 
 def test_box_plot_sends_quartiles_not_points(ws):
     everyone = np.ones(len(ws.frame), dtype=bool)
-    fig = figures.box_by_segment(data.box_table(ws, everyone, "avg_repayment_days"), {})
+    fig = figures.box_by_segment(aggregates.box_table(ws, everyone, "avg_repayment_days"), {})
     seg0 = ws.frame.loc[ws.frame["segment"] == 0, "avg_repayment_days"].dropna()
     trace = next(t for t in fig["data"] if t["x"][0] == "0")
     assert trace["median"][0] == pytest.approx(seg0.median())
     assert trace["q3"][0] == pytest.approx(seg0.quantile(0.75))
     assert "y" not in trace
-    assert data.box_table(ws, everyone, "no_such_column") is None
+    assert aggregates.box_table(ws, everyone, "no_such_column") is None
     assert "No repayment data" in figures.box_by_segment(None, {})["layout"]["annotations"][0]["text"]
 
 
 def test_rfm_counts_add_up_per_segment(ws):
     mask = ws.array("segment") == 1
-    counts = data.rfm_counts(ws, mask)
+    counts = aggregates.rfm_counts(ws, mask)
     expected = ws.rfm[mask].value_counts()
     assert counts["n"].sum() == mask.sum() and set(counts["segment"]) == {1}
     for row in counts.itertuples():
@@ -142,6 +147,25 @@ def test_url_state_round_trip_and_forgiving_parse():
     assert odd.k == "auto" and odd.segments is None and odd.ranges == {} and odd.tab == "overview" and odd.search == "ok"
 
 
+def test_a_new_k_drops_the_old_models_segments_and_ranges_from_the_url_state():
+    search = "?k=4&seg=0,2&q=C001&log=0&r.txn_count=3~20&tab=model"
+    same = state_for({"dataset": "demo", "k": "4"}, search)
+    assert same.segments == [0, 2] and same.ranges == {"txn_count": (3.0, 20.0)}
+    other = state_for({"dataset": "demo", "k": "3"}, search)
+    assert other.k == "3" and other.segments is None and other.ranges == {}
+    assert other.search == "C001" and other.log_axes is False and other.tab == "model"
+
+
+def test_slider_slots_take_their_range_from_the_data_and_value_from_the_url(ws):
+    specs = overview.slider_specs(ws, parse_query("?r.txn_count=3~12"))
+    assert [s["feature"] for s in specs] == ws.slider_features() and len(specs) <= overview.SLIDER_SLOTS
+    count = next(s for s in specs if s["feature"] == "txn_count")
+    assert count["value"] == [3.0, 12.0]
+    assert count["min"] <= ws.frame["txn_count"].min() and count["max"] >= ws.frame["txn_count"].max()
+    others = [s for s in specs if s["feature"] != "txn_count"]
+    assert all(s["value"] == [s["min"], s["max"]] for s in others)
+
+
 def decode(download: dict) -> bytes:
     content = download["content"]
     return base64.b64decode(content) if download.get("base64") else content.encode()
@@ -149,13 +173,13 @@ def decode(download: dict) -> bytes:
 
 def test_exports_hold_exactly_the_filtered_rows(ws, tmp_path):
     expected = set(ws.frame.loc[ws.frame["segment"].isin([1, 2]), "customer_id"])
-    csv = pd.read_csv(io.BytesIO(decode(callbacks.export_file(ws, "?seg=1,2", None, "csv"))), dtype={"customer_id": str})
+    csv = pd.read_csv(io.BytesIO(decode(overview.export_file(ws, "?seg=1,2", None, ".csv"))), dtype={"customer_id": str})
     assert set(csv["customer_id"]) == expected and len(csv) == len(expected)
     assert list(csv.columns[:4]) == ["customer_id", "segment", "segment_name", "recommended_action"]
-    xlsx = pd.read_excel(io.BytesIO(decode(callbacks.export_file(ws, "?seg=1,2", None, "xlsx"))), dtype={"customer_id": str})
+    xlsx = pd.read_excel(io.BytesIO(decode(overview.export_file(ws, "?seg=1,2", None, ".xlsx"))), dtype={"customer_id": str})
     assert set(xlsx["customer_id"]) == expected
     hyper = tmp_path / "x.hyper"
-    hyper.write_bytes(decode(callbacks.export_file(ws, "?seg=1,2", None, "hyper")))
+    hyper.write_bytes(decode(overview.export_file(ws, "?seg=1,2", None, ".hyper")))
     assert set(pantab.frame_from_hyper(hyper, table="customer_segments")["customer_id"]) == expected
 
 
@@ -164,10 +188,10 @@ def test_exported_cells_cannot_run_as_formulas(ws):
     frame["customer_id"] = frame["customer_id"].astype(object)
     for i, risky_text in enumerate(["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)"]):
         frame.loc[i, "customer_id"] = risky_text
-    risky = data.Workspace("x", "x", "auto", ws.bundle, frame, ws.feature_set)
-    text = decode(callbacks.export_file(risky, "", None, "csv")).decode()
+    risky = Workspace("x", "x", "auto", ws.bundle, frame, ws.feature_set)
+    text = decode(overview.export_file(risky, "", None, ".csv")).decode()
     assert all(f"'{t}" in text for t in ("=HYPERLINK", "+1+1", "-2+3", "@SUM(A1)"))
-    sheet = pd.read_excel(io.BytesIO(decode(callbacks.export_file(risky, "", None, "xlsx"))), dtype=str)
+    sheet = pd.read_excel(io.BytesIO(decode(overview.export_file(risky, "", None, ".xlsx"))), dtype=str)
     assert list(sheet["customer_id"][:4]) == ["'=HYPERLINK(\"http://x\")", "'+1+1", "'-2+3", "'@SUM(A1)"]
     # numbers are not text: a negative amount stays a number
     assert not any(str(v).startswith("'") for v in sheet["avg_txn_amount"])
@@ -175,7 +199,7 @@ def test_exported_cells_cannot_run_as_formulas(ws):
 
 def test_table_rows_are_paged_and_sorted_on_the_server(ws):
     mask = (ws.frame["segment"] == 0).to_numpy()
-    rows, total = data.table_rows(ws, mask, 0, 50, [{"colId": "total_amount", "sort": "desc"}])
+    rows, total = aggregates.table_rows(ws, mask, 0, 50, [{"colId": "total_amount", "sort": "desc"}])
     assert total == mask.sum() and len(rows) == 50
     amounts = [r["total_amount"] for r in rows]
     assert amounts == sorted(amounts, reverse=True)
@@ -186,13 +210,13 @@ def test_store_reloads_fits_from_disk_without_refitting(store, ws, monkeypatch):
     def no_fit(*a, **k):
         raise AssertionError("refitted")
 
-    monkeypatch.setattr(data, "fit_bundle", no_fit)
-    again = data.DataStore(store.root).get(data.DEMO_ID, "auto")
+    monkeypatch.setattr(dashboard.store, "fit_bundle", no_fit)
+    again = DataStore(store.root).get(DEMO_ID, "auto")
     assert again.frame["segment"].equals(ws.frame["segment"])
 
 
 def test_fixed_k_refits(store):
-    ws3 = store.get(data.DEMO_ID, "3")
+    ws3 = store.get(DEMO_ID, "3")
     assert ws3.frame["segment"].nunique() == 3 and ws3.bundle.metadata["k"] == 3
 
 
@@ -202,10 +226,12 @@ def upload_contents(raw: bytes) -> str:
 
 def test_upload_fit_and_isolation_between_sessions(store):
     rows = ["id,income,spend,city"] + [f"{i:04d},{20 + i % 50},{(i * 37) % 100},X" for i in range(60)]
-    info = callbacks.read_upload(upload_contents("\n".join(rows).encode()), "mall.csv", store, 10_000_000)
+    info = upload_view.read_upload(upload_contents("\n".join(rows).encode()), "mall.csv", store, 10_000_000)
     assert info["feature_set"] == "table" and info["rows"] == 60 and "income" in info["numeric"]
-    assert callbacks.upload_facts(info).endswith("detected shape: customer table (pick the id column and the features)")
-    dataset = callbacks.fit_upload(store, info, "id", ["income", "spend"], session="alice")
+    assert upload_view.upload_facts(info).endswith("detected shape: customer table (pick the id column and the features)")
+    choices = upload_view.upload_choices(info)  # a table: pick the id column and numeric features
+    assert choices["id_column"] == "id" and choices["features"] == ["income", "spend"]
+    dataset = upload_view.fit_upload(store, info, "id", ["income", "spend"], session="alice")
     ws = store.get(dataset, "auto", owner="alice")
     assert ws.frame["customer_id"].iloc[0] == "0000"  # ids kept as written
     assert ws.bundle.features == ["income", "spend"]
@@ -213,7 +239,7 @@ def test_upload_fit_and_isolation_between_sessions(store):
         store.get(dataset, "auto", owner="bob")
     with pytest.raises(KeyError):
         store.meta("../" + dataset, owner="alice")
-    out = callbacks.panels(ws, "", None)  # any table: its first two features, no money KPIs
+    out = overview.panels(ws, "", None)  # any table: its first two features, no money KPIs
     assert out["scatter"]["layout"]["xaxis"]["title"]["text"] == "income"
     assert out["scatter"]["layout"]["yaxis"]["title"]["text"] == "spend"
     assert out["box"]["layout"]["title"]["text"] == "income by segment"
@@ -239,9 +265,10 @@ def test_upload_view_names_the_detected_shape(store, tmp_path, shape, said):
     from segmentation.demo_shapes import write_demo_shape
 
     raw = write_demo_shape(shape, tmp_path / f"{shape}.csv", 120, seed=2).read_bytes()
-    info = callbacks.read_upload(upload_contents(raw), f"{shape}.csv", store, 10_000_000)
+    info = upload_view.read_upload(upload_contents(raw), f"{shape}.csv", store, 10_000_000)
     assert info["feature_set"] == shape
-    assert f"{shape}.csv: {info['rows']:,} rows" in callbacks.upload_facts(info) and said in callbacks.upload_facts(info)
+    assert upload_view.upload_choices(info)["id_options"] == []  # a known shape needs no picking
+    assert f"{shape}.csv: {info['rows']:,} rows" in upload_view.upload_facts(info) and said in upload_view.upload_facts(info)
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPE_PANELS))
@@ -249,19 +276,19 @@ def test_panels_fit_every_data_shape(tmp_path, shape):
     from segmentation.demo_shapes import write_demo_shape
 
     x, y, box, labels, has_rfm = SHAPE_PANELS[shape]
-    store = data.DataStore(tmp_path / "store")
+    store = DataStore(tmp_path / "store")
     store.add(write_demo_shape(shape, tmp_path / f"{shape}.csv", 800, seed=1), label=shape, dataset_id="d")
     ws = store.get("d", "auto")
     assert ws.feature_set == shape
     seg = ws.frame["segment"] == 0
-    out = callbacks.panels(ws, "?seg=0", None)
+    out = overview.panels(ws, "?seg=0", None)
     cards = out["kpis"]
     assert [c.label for c in cards[1:]] == labels
     total_col = ws.roles["total"].column
-    assert cards[1].value == data._money(ws.frame.loc[seg, total_col].sum())
+    assert cards[1].value == money(ws.frame.loc[seg, total_col].sum())
     # amount per transaction: total over count, not a mean of means
     per_txn = ws.frame.loc[seg, total_col].sum() / ws.frame.loc[seg, ws.roles["count"].column].sum()
-    assert cards[2].value == data._money(per_txn)
+    assert cards[2].value == money(per_txn)
     trace = out["scatter"]["data"][0]
     xs = np.frombuffer(base64.b64decode(trace["x"]["bdata"]), dtype="<f8")
     np.testing.assert_array_equal(xs, ws.frame.set_index("customer_id").loc[trace["customdata"], x].to_numpy())
@@ -287,17 +314,17 @@ def test_panels_fit_every_data_shape(tmp_path, shape):
 def test_bad_uploads_give_a_message(store, raw, name, limit, message):
     contents = upload_contents(raw) if raw else "data:text/csv;base64,"
     with pytest.raises(InputError, match=message):
-        callbacks.read_upload(contents, name, store, limit)
+        upload_view.read_upload(contents, name, store, limit)
 
 
 def test_upload_with_fewer_rows_than_segments(store):
-    info = callbacks.read_upload(upload_contents(b"id,x\n1,5\n2,6\n"), "tiny.csv", store, 1_000)
+    info = upload_view.read_upload(upload_contents(b"id,x\n1,5\n2,6\n"), "tiny.csv", store, 1_000)
     with pytest.raises(InputError, match="too few to choose"):
-        callbacks.fit_upload(store, info, "id", ["x"], session="carol")
+        upload_view.fit_upload(store, info, "id", ["x"], session="carol")
 
 
 def test_a_run_output_folder_shows_exactly_its_segments(demo_run, tmp_path):
-    store = data.DataStore(tmp_path / "store")
+    store = DataStore(tmp_path / "store")
     store.add(demo_run, label="run", dataset_id="run")
     ws = store.get("run", "auto")
     expected = pd.read_csv(demo_run / "customer_segments.csv", dtype={"customer_id": str})

@@ -1,4 +1,5 @@
-"""Data access for the dashboard: the only module that loads, fits and filters data.
+"""The data store: the only module that calls the segmentation library to load, fit, inspect
+and write data.
 
 Data stays on the server. Each dataset (the demo, or one browser session's upload) lives in a
 folder of the store; a fitted model per k is saved there as a segmentation bundle with the
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 import threading
 import uuid
 from collections import OrderedDict
@@ -19,19 +21,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.path import Path as Polygon
 
-from segmentation import Bundle, fit_bundle, load_dataset
+from segmentation import Bundle, feature_sets, fit_bundle, load_dataset
 from segmentation.errors import InputError
+from segmentation.exports import write_table
 from segmentation.feature_sets import Panel, panel_columns
-from segmentation.pipeline import Dataset
+from segmentation.pipeline import Dataset, detect_feature_set
 from segmentation.rfm import rfm_scores
-
-from . import ids
 
 DEMO_ID = "demo"
 #: Sliders shown first for these features when the data has them.
 SLIDER_FEATURES = ("txn_count", "avg_txn_amount", "avg_repayment_days", "recency_days")
+EXPORT_TABLE = "customer_segments"
+UPLOAD_SUFFIXES = (".csv", ".xlsx", ".parquet", ".txt")
 
 
 @dataclass
@@ -82,6 +84,14 @@ class Workspace:
             self._arrays[key] = values.sort_values(ascending=not descending, kind="stable", na_position="last").index.to_numpy()
         return self._arrays[key]
 
+    def rfm_code(self) -> np.ndarray:
+        """Per customer one integer for (R, F, M score, segment), so counting cells is a bincount."""
+        if "__rfm_code" not in self._arrays:
+            r, f, m = (self.rfm[c].to_numpy() - 1 for c in ("r_score", "f_score", "m_score"))
+            # segment + 1: HDBSCAN's noise group is -1
+            self._arrays["__rfm_code"] = ((r * 5 + f) * 5 + m) * 1000 + self.array("segment").astype(int) + 1
+        return self._arrays["__rfm_code"]
+
     @property
     def segments(self) -> pd.DataFrame:
         return self.bundle.segments
@@ -115,183 +125,6 @@ class Workspace:
         if self._pca is None:
             self._pca = self.bundle.project(self.frame)
         return self._pca
-
-
-@dataclass(frozen=True)
-class Filters:
-    """What the user filtered on. Empty means no filter."""
-
-    segments: tuple[int, ...] | None = None
-    ranges: tuple[tuple[str, float, float], ...] = ()
-    search: str = ""
-    selection: dict | None = None  # scatter box/lasso: {"x": [...], "y": [...], "lasso": bool}
-
-
-def filter_mask(ws: Workspace, filters: Filters) -> np.ndarray:
-    """Boolean mask of the customers the filters keep (the one filter function of the app)."""
-    keep = np.ones(len(ws.frame), dtype=bool)
-    if filters.segments is not None:
-        keep &= np.isin(ws.array("segment"), filters.segments)
-    for name, lo, hi in filters.ranges:
-        if name in ws.frame.columns:
-            values = ws.array(name)
-            if lo > np.nanmin(values) or hi < np.nanmax(values):  # at its ends a slider keeps missing values
-                keep &= (values >= lo) & (values <= hi)
-    if filters.search:
-        keep &= ws.frame["customer_id"].str.contains(filters.search.strip(), case=False, regex=False).to_numpy()
-    if filters.selection:
-        keep &= _in_selection(ws, filters.selection)
-    return keep
-
-
-def _in_selection(ws: Workspace, sel: dict) -> np.ndarray:
-    """Customers inside the scatter's box or lasso, over all customers (not only plotted ones)."""
-    if "x" not in ws.roles:
-        return np.ones(len(ws.frame), dtype=bool)
-    x, y = ws.array(ws.roles["x"].column), ws.array(ws.roles["y"].column)
-    xs, ys = np.asarray(sel["x"], dtype=float), np.asarray(sel["y"], dtype=float)
-    if sel.get("lasso"):
-        inside = Polygon(np.column_stack([xs, ys])).contains_points(np.column_stack([x, y]))
-        return inside & np.isfinite(x) & np.isfinite(y)
-    return (x >= xs.min()) & (x <= xs.max()) & (y >= ys.min()) & (y <= ys.max())
-
-
-@dataclass
-class Kpi:
-    """One KPI card: the value for the filtered customers and its change against everyone."""
-
-    id: str
-    label: str
-    value: str
-    delta: str
-    applies: bool = True
-
-
-#: The KPI cards after "Customers": card id, panel role, label when the data has no such role.
-KPI_CARDS = (
-    (ids.KPI_TOTAL_AMOUNT, "total", "Total amount"),
-    (ids.KPI_AVG_AMOUNT, "amount", "Avg transaction amount"),
-    (ids.KPI_REPAYMENT_DAYS, "mean", "Avg repayment days"),
-    (ids.KPI_LATE_SHARE, "share", "Late-repayment share"),
-)
-
-
-def kpis(ws: Workspace, mask: np.ndarray) -> list[Kpi]:
-    """The KPI cards for the customers kept by ``mask``, labelled for the data's shape."""
-    total, n = len(ws.frame), int(mask.sum())
-    out = [Kpi(ids.KPI_CUSTOMERS, "Customers", f"{n:,}", f"{n / total:.1%} of {total:,}")]
-    everyone = np.ones(total, dtype=bool)
-    roles = ws.roles
-
-    def mean(column):
-        values = ws.array(column)
-        return lambda m: np.nanmean(values[m]) if m.any() and not np.isnan(values[m]).all() else np.nan
-
-    def per_transaction(m):
-        # money per transaction over all the customers' transactions (not a mean of means)
-        count = np.nansum(ws.array(roles["count"].column)[m])
-        return np.nansum(ws.array(roles["total"].column)[m]) / count if count else np.nan
-
-    for kpi_id, role, default_label in KPI_CARDS:
-        panel = roles.get(role)
-        fn = None
-        if role == "amount" and "total" in roles and "count" in roles:
-            fn = per_transaction
-            panel = panel or Panel(roles["total"].column, "Avg amount per transaction", roles["total"].unit)
-        elif panel is not None:
-            values = ws.array(panel.column)
-            fn = (lambda m, v=values: np.nansum(v[m])) if role == "total" else mean(panel.column)
-        if fn is None:
-            out.append(Kpi(kpi_id, default_label, "n/a", "not in this data", applies=False))
-            continue
-        value, whole = fn(mask), fn(everyone)
-        if n == 0 or pd.isna(value):
-            out.append(Kpi(kpi_id, panel.label, "-", "no customers selected"))
-            continue
-        change = (value - whole) / abs(whole) if whole else 0.0
-        fmt = FORMATS[panel.unit]
-        out.append(Kpi(kpi_id, panel.label, fmt(value), f"{change:+.1%} vs all ({fmt(whole)})"))
-    return out
-
-
-def scatter_sample(ws: Workspace, mask: np.ndarray, max_points: int) -> tuple[pd.DataFrame, int]:
-    """At most ``max_points`` of the filtered customers (a fixed random subset) and their count:
-    customer_id, segment, x and y (the scatter's columns, ``ws.roles``)."""
-    order = ws.shuffled()
-    rows = order[mask[order]][:max_points]
-    rows.sort()
-    part = pd.DataFrame({c: ws.array(c)[rows] for c in ("customer_id", "segment")})
-    part["x"], part["y"] = ws.array(ws.roles["x"].column)[rows], ws.array(ws.roles["y"].column)[rows]
-    return part, int(mask.sum())
-
-
-def box_table(ws: Workspace, mask: np.ndarray, column: str) -> pd.DataFrame | None:
-    """Quartiles, fences (1.5 IQR) and mean of ``column`` per segment; None when it has no data."""
-    if not ws.has(column):
-        return None
-    values = ws.array(column)
-    rows = []
-    for seg, members in ws.segment_rows().items():
-        v = values[members[mask[members]]]
-        v = v[~np.isnan(v)]
-        if len(v):
-            q1, med, q3 = np.percentile(v, [25, 50, 75])
-            iqr = q3 - q1
-            inside = v[(v >= q1 - 1.5 * iqr) & (v <= q3 + 1.5 * iqr)]
-            rows.append({"segment": int(seg), "q1": q1, "median": med, "q3": q3, "lowerfence": inside.min(),
-                         "upperfence": inside.max(), "mean": v.mean()})
-    return pd.DataFrame(rows, columns=["segment", "q1", "median", "q3", "lowerfence", "upperfence", "mean"])
-
-
-def rfm_counts(ws: Workspace, mask: np.ndarray) -> pd.DataFrame | None:
-    """Customers per (R, F, M score, segment) among the filtered ones; None without RFM scores."""
-    if ws.rfm is None:
-        return None
-    if "__rfm_code" not in ws._arrays:
-        r, f, m = (ws.rfm[c].to_numpy() - 1 for c in ("r_score", "f_score", "m_score"))
-        # segment + 1: HDBSCAN's noise group is -1
-        ws._arrays["__rfm_code"] = ((r * 5 + f) * 5 + m) * 1000 + ws.array("segment").astype(int) + 1
-    counts = np.bincount(ws._arrays["__rfm_code"][mask])
-    code = np.flatnonzero(counts)
-    cell, seg = code // 1000, code % 1000 - 1
-    return pd.DataFrame({"r_score": cell // 25 + 1, "f_score": cell // 5 % 5 + 1, "m_score": cell % 5 + 1,
-                         "segment": seg, "n": counts[code]})
-
-
-def _money(value: float) -> str:
-    """1,234 / 12.3k / 4.64M / 231.3M: amounts under 10,000 in full, larger ones short."""
-    # (a start just under the unit, so 999,999 is 1.00M, not 1,000.0k)
-    for unit, size, start in (("B", 1e9, 999.95e6), ("M", 1e6, 999.95e3), ("k", 1e3, 1e4)):
-        if abs(value) >= start:
-            scaled = value / size
-            return f"{scaled:,.2f}{unit}" if abs(scaled) < 10 else f"{scaled:,.1f}{unit}"
-    return f"{value:,.0f}"
-
-
-#: How a KPI's value is written, by the unit of its column (see segmentation.feature_sets.Panel).
-FORMATS = {
-    "money": _money,
-    "count": lambda v: f"{v:,.1f}",
-    "days": lambda v: f"{v:,.1f} days",
-    "share": lambda v: f"{v:.1%}",
-    "number": lambda v: f"{v:,.4g}" if abs(v) < 1e4 else _money(v),
-}
-
-
-def table_rows(ws: Workspace, mask: np.ndarray, start: int, end: int, sort_model: list | None) -> tuple[list[dict], int]:
-    """One block of the filtered, sorted customers for the grid's infinite row model."""
-    spec = next((s for s in (sort_model or []) if s.get("colId") in ws.frame.columns), None)
-    order = ws.sorted_order(spec["colId"], spec.get("sort") == "desc") if spec else np.arange(len(ws.frame))
-    kept = order[mask[order]]
-    block = ws.frame.iloc[kept[start:end]]
-    return block.replace({np.nan: None}).to_dict("records"), len(kept)
-
-
-def export_frame(ws: Workspace, mask: np.ndarray) -> pd.DataFrame:
-    """The filtered segment list in export column order."""
-    first = ["customer_id", "segment", "segment_name", "recommended_action"]
-    rest = [c for c in ws.frame.columns if c not in first]
-    return ws.frame.loc[mask, first + rest].reset_index(drop=True)
 
 
 class DataStore:
@@ -341,6 +174,36 @@ class DataStore:
         if meta["owner"] is not None and meta["owner"] != owner:
             raise KeyError(dataset_id)  # another session's upload: as if it did not exist
         return meta
+
+    # -- uploads --------------------------------------------------------------------------
+
+    def save_upload(self, filename: str, content: bytes, max_bytes: int) -> Path:
+        """Keep an upload server-side under a random name (the browser keeps only that token);
+        refused before it is parsed when empty, too large or not a table file."""
+        if not content:
+            raise InputError(f"{filename} is empty")
+        if len(content) > max_bytes:
+            raise InputError(f"{filename} is {len(content) / 1e6:,.1f} MB; the limit is {max_bytes / 1e6:,.0f} MB")
+        if not filename.lower().endswith(UPLOAD_SUFFIXES):
+            raise InputError(f"{filename}: upload a CSV or XLSX file")
+        folder = self.root / "uploads"
+        folder.mkdir(exist_ok=True)
+        path = folder / f"{uuid.uuid4().hex}{Path(filename).suffix.lower()}"
+        path.write_bytes(content)
+        return path
+
+    def add_upload(self, upload: dict, id_column: str | None, features: list[str] | None, owner: str) -> str:
+        """Register a saved upload (``inspect_upload``'s facts) for one session, with the id column
+        and features the user picked for a customer table; returns the dataset id."""
+        path = self.root / "uploads" / Path(upload["token"]).name
+        options: dict = {}
+        if upload["feature_set"] == "table":
+            options["feature_set"] = "table"
+            if id_column:
+                options["mapping"] = {"customer_id": id_column}
+            if features:
+                options["features"] = [f for f in features if f != id_column]
+        return self.add(path, label=upload["filename"], owner=owner, options=options)
 
     # -- fitting and loading --------------------------------------------------------------
 
@@ -410,11 +273,41 @@ def _safe(dataset_id: str) -> str:
     return dataset_id
 
 
-def check_upload(name: str, content: bytes, max_bytes: int) -> None:
-    """Refuse an upload before it is parsed: empty, too large or not a table file."""
-    if not content:
-        raise InputError(f"{name} is empty")
-    if len(content) > max_bytes:
-        raise InputError(f"{name} is {len(content) / 1e6:,.1f} MB; the limit is {max_bytes / 1e6:,.0f} MB")
-    if not name.lower().endswith((".csv", ".xlsx", ".parquet", ".txt")):
-        raise InputError(f"{name}: upload a CSV or XLSX file")
+def inspect_upload(path: str | Path, filename: str | None = None) -> dict:
+    """What an uploaded file holds: its rows, columns, a preview, the numeric columns and the
+    data shape the library detects (with the shape's title)."""
+    import duckdb
+
+    from segmentation.sources import open_relation
+
+    path = Path(path)
+    filename = filename or path.name
+    con = duckdb.connect()
+    try:
+        columns = open_relation(con, path, "upload")
+        preview = con.execute("SELECT * FROM upload LIMIT 5").df()
+        n_rows = con.execute("SELECT COUNT(*) FROM upload").fetchone()[0]
+    finally:
+        con.close()
+    if n_rows == 0:
+        raise InputError(f"{filename} has no rows (only a header?)")
+    shape = detect_feature_set(columns)
+    known = feature_sets.FEATURE_SETS.get(shape)
+    numeric = [c for c in columns if pd.to_numeric(preview[c], errors="coerce").notna().all() and preview[c].notna().all()]
+    return {"token": path.name, "filename": filename, "rows": int(n_rows), "columns": columns,
+            "feature_set": shape, "shape_title": known.title if known else shape, "numeric": numeric,
+            "preview": preview.astype(str).to_dict("records")}
+
+
+def export_bytes(frame: pd.DataFrame, suffix: str) -> bytes:
+    """``frame`` as the bytes of a .csv, .xlsx (cells that could run as formulas neutralised, as
+    every export of the library) or Tableau .hyper file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{EXPORT_TABLE}{suffix}"
+        if suffix == ".hyper":  # moves to write_table
+            import pantab
+
+            pantab.frame_to_hyper(frame, path, table=EXPORT_TABLE)
+        else:
+            write_table(frame, path, table=EXPORT_TABLE)
+        return path.read_bytes()
