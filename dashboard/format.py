@@ -13,7 +13,7 @@ def money(value: float) -> str:
     return f"{value:,.0f}"
 
 
-#: How a value is written, by the unit of its column (see segmentation.feature_sets.Panel).
+#: How a value is written, by the unit of its column (see segmentation.shapes.Panel).
 FORMATS = {
     "money": money,
     "count": lambda v: f"{v:,.1f}",

@@ -22,12 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from segmentation import Bundle, feature_sets, fit_bundle, load_dataset
+from segmentation import Bundle, FitOptions, LoadOptions, fit_bundle, inspect_input, load_dataset, open_run
 from segmentation.errors import InputError
-from segmentation.exports import write_table
-from segmentation.feature_sets import Panel, panel_columns
-from segmentation.pipeline import Dataset, detect_feature_set
-from segmentation.rfm import rfm_scores
+from segmentation.outputs.files import write_table
+from segmentation.shapes import Dataset, Panel, panel_columns
+from segmentation.shapes.rfm import rfm_scores
 
 DEMO_ID = "demo"
 #: Sliders shown first for these features when the data has them.
@@ -196,14 +195,14 @@ class DataStore:
         """Register a saved upload (``inspect_upload``'s facts) for one session, with the id column
         and features the user picked for a customer table; returns the dataset id."""
         path = self.root / "uploads" / Path(upload["token"]).name
-        options: dict = {}
+        options = LoadOptions()
         if upload["feature_set"] == "table":
-            options["feature_set"] = "table"
-            if id_column:
-                options["mapping"] = {"customer_id": id_column}
-            if features:
-                options["features"] = [f for f in features if f != id_column]
-        return self.add(path, label=upload["filename"], owner=owner, options=options)
+            options = options.replace(
+                feature_set="table",
+                mapping={"customer_id": id_column} if id_column else None,
+                features=[f for f in features if f != id_column] if features else None,
+            )
+        return self.add(path, label=upload["filename"], owner=owner, options=options.to_dict())
 
     # -- fitting and loading --------------------------------------------------------------
 
@@ -226,24 +225,23 @@ class DataStore:
                 self._cache.popitem(last=False)
         return ws
 
-    def _dataset(self, meta: dict) -> tuple[Dataset, Bundle | None]:
+    def _dataset(self, meta: dict) -> tuple[Dataset, Bundle | None, FitOptions]:
+        """The dataset to fit, the run's own model (a run folder) and the fit options to use."""
         source = Path(meta["source"])
-        if source.is_dir():  # a `segmentation run` output folder
-            bundle = Bundle.load(source / "model")
-            customers = pd.read_csv(source / "customer_features.csv", dtype={"customer_id": str})
-            return Dataset(customers, bundle.metadata["feature_set"], bundle.features), bundle
-        opts = dict(meta["options"])
-        return load_dataset(source, **opts), None
+        if source.is_dir():  # a `segmentation run` output folder, refitted with the run's settings
+            run = open_run(source)
+            return run.dataset, run.bundle, run.fit_options
+        return load_dataset(source, LoadOptions.from_dict(meta["options"])), None, FitOptions()
 
     def _fit(self, dataset_id, meta, k, folder: Path, progress) -> Workspace:
         step = progress or (lambda *_: None)
         step(1, "reading and computing features")
-        dataset, saved = self._dataset(meta)
+        dataset, saved, fit_options = self._dataset(meta)
         step(2, "fitting the model")
         if saved is not None and str(k) in ("auto", str(saved.metadata["k"])):
             bundle = saved  # the run's own model: the dashboard shows exactly its segments
         else:
-            bundle = fit_bundle(dataset, k=k)
+            bundle = fit_bundle(dataset, fit_options.replace(k=k))
         step(3, "assigning segments")
         frame = bundle.assign(dataset.customers)
         tmp = folder.with_name(folder.name + f".tmp-{uuid.uuid4().hex[:8]}")
@@ -263,7 +261,7 @@ class DataStore:
         frame["customer_id"] = frame["customer_id"].astype(str)
         feature_set = (folder / "feature_set").read_text().strip()
         ws = Workspace(dataset_id, meta["label"], str(k), bundle, frame, feature_set)
-        ws.rfm = rfm_scores(frame, feature_set)
+        ws.rfm = rfm_scores(frame)
         return ws
 
 
@@ -276,38 +274,15 @@ def _safe(dataset_id: str) -> str:
 def inspect_upload(path: str | Path, filename: str | None = None) -> dict:
     """What an uploaded file holds: its rows, columns, a preview, the numeric columns and the
     data shape the library detects (with the shape's title)."""
-    import duckdb
-
-    from segmentation.sources import open_relation
-
     path = Path(path)
-    filename = filename or path.name
-    con = duckdb.connect()
-    try:
-        columns = open_relation(con, path, "upload")
-        preview = con.execute("SELECT * FROM upload LIMIT 5").df()
-        n_rows = con.execute("SELECT COUNT(*) FROM upload").fetchone()[0]
-    finally:
-        con.close()
-    if n_rows == 0:
-        raise InputError(f"{filename} has no rows (only a header?)")
-    shape = detect_feature_set(columns)
-    known = feature_sets.FEATURE_SETS.get(shape)
-    numeric = [c for c in columns if pd.to_numeric(preview[c], errors="coerce").notna().all() and preview[c].notna().all()]
-    return {"token": path.name, "filename": filename, "rows": int(n_rows), "columns": columns,
-            "feature_set": shape, "shape_title": known.title if known else shape, "numeric": numeric,
-            "preview": preview.astype(str).to_dict("records")}
+    facts = inspect_input(path)  # read as the fit will read it: no preview that the fit contradicts
+    return {"token": path.name, "filename": filename or path.name, "rows": facts.rows, "columns": facts.columns,
+            "feature_set": facts.feature_set, "shape_title": facts.title, "numeric": facts.numeric,
+            "preview": facts.preview.astype(str).to_dict("records")}
 
 
 def export_bytes(frame: pd.DataFrame, suffix: str) -> bytes:
     """``frame`` as the bytes of a .csv, .xlsx (cells that could run as formulas neutralised, as
     every export of the library) or Tableau .hyper file."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{EXPORT_TABLE}{suffix}"
-        if suffix == ".hyper":  # moves to write_table
-            import pantab
-
-            pantab.frame_to_hyper(frame, path, table=EXPORT_TABLE)
-        else:
-            write_table(frame, path, table=EXPORT_TABLE)
-        return path.read_bytes()
+        return write_table(frame, Path(tmp) / f"{EXPORT_TABLE}{suffix}", table=EXPORT_TABLE).read_bytes()

@@ -22,6 +22,7 @@ _LAZY = {
     "RunFolder": ".outputs.run_folder",
     "Segmenter": ".model",
     "fit_bundle": ".jobs",
+    "inspect_input": ".jobs",
     "load_dataset": ".jobs",
     "open_run": ".outputs.run_folder",
     "publish": ".jobs",

@@ -13,6 +13,7 @@ import pandas as pd
 from . import shapes
 from .book.bundle import Bundle
 from .book.naming import Rules
+from .errors import InputError
 from .io.database import Database
 from .io.sources import open_source
 from .model import Segmenter
@@ -21,7 +22,10 @@ from .outputs.migration import HISTORY_COLUMNS, MIGRATION_TABLE, now, record_sco
 from .outputs.run_folder import write_run
 from .shapes import Dataset
 
-__all__ = ["Dataset", "RunResult", "ScoreResult", "fit_bundle", "load_dataset", "publish", "run", "score"]
+__all__ = [
+    "Dataset", "InputFacts", "RunResult", "ScoreResult", "fit_bundle", "inspect_input", "load_dataset", "publish",
+    "run", "score",
+]
 
 
 def load_dataset(source, options: LoadOptions | None = None, **changes) -> Dataset:
@@ -54,6 +58,50 @@ def load_dataset(source, options: LoadOptions | None = None, **changes) -> Datas
     dataset.reason = reason
     dataset.notices.insert(0, f"feature set: {chosen.name} ({chosen.headline(dataset)}); {reason}")
     return dataset
+
+
+@dataclass
+class InputFacts:
+    """What an input holds, as :func:`load_dataset` would read it (for a page that lets the user
+    check the shape and pick columns before fitting)."""
+
+    columns: list[str]
+    rows: int
+    feature_set: str
+    title: str
+    reason: str
+    roles: dict[str, str | None]
+    numeric: list[str]
+    preview: pd.DataFrame
+
+
+def inspect_input(source, options: LoadOptions | None = None, preview_rows: int = 5) -> InputFacts:
+    """The columns, row count, detected shape (and why), the log roles the columns match and the
+    columns the table rules read as numbers, with the first rows, of ``source``."""
+    from .io.columns import match_roles
+    from .shapes.table import numeric_columns
+
+    options = options or LoadOptions()
+    with open_source(source) as src:
+        columns = src.columns()
+        if options.feature_set == "auto":
+            shape, reason = shapes.detect(columns, options.mapping)
+        else:
+            shape, reason = shapes.get(options.feature_set), "set with --feature-set"
+        frame = src.frame()
+    frame.columns = [str(c) for c in frame.columns]
+    if frame.empty:
+        raise InputError("the input has no rows (only a header?)")
+    return InputFacts(
+        columns=columns,
+        rows=len(frame),
+        feature_set=shape.name,
+        title=shape.title,
+        reason=reason,
+        roles=match_roles(columns, options.mapping),
+        numeric=numeric_columns(frame, options.mapping),
+        preview=frame.head(preview_rows),
+    )
 
 
 def fit_bundle(dataset: Dataset, options: FitOptions | None = None, *, progress: bool | None = False,

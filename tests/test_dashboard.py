@@ -262,9 +262,7 @@ SHAPE_PANELS = {
     [("purchases", "purchase log (recency, frequency"), ("creditcard", "credit-card behaviour (its known columns")],
 )
 def test_upload_view_names_the_detected_shape(store, tmp_path, shape, said):
-    from segmentation.demo_shapes import write_demo_shape
-
-    raw = write_demo_shape(shape, tmp_path / f"{shape}.csv", 120, seed=2).read_bytes()
+    raw = write_demo(tmp_path / f"{shape}.csv", 120, seed=2, shape=shape).read_bytes()
     info = upload_view.read_upload(upload_contents(raw), f"{shape}.csv", store, 10_000_000)
     assert info["feature_set"] == shape
     assert upload_view.upload_choices(info)["id_options"] == []  # a known shape needs no picking
@@ -273,11 +271,9 @@ def test_upload_view_names_the_detected_shape(store, tmp_path, shape, said):
 
 @pytest.mark.parametrize("shape", sorted(SHAPE_PANELS))
 def test_panels_fit_every_data_shape(tmp_path, shape):
-    from segmentation.demo_shapes import write_demo_shape
-
     x, y, box, labels, has_rfm = SHAPE_PANELS[shape]
     store = DataStore(tmp_path / "store")
-    store.add(write_demo_shape(shape, tmp_path / f"{shape}.csv", 800, seed=1), label=shape, dataset_id="d")
+    store.add(write_demo(tmp_path / f"{shape}.csv", 800, seed=1, shape=shape), label=shape, dataset_id="d")
     ws = store.get("d", "auto")
     assert ws.feature_set == shape
     seg = ws.frame["segment"] == 0
@@ -333,3 +329,21 @@ def test_a_run_output_folder_shows_exactly_its_segments(demo_run, tmp_path):
     assert (merged["segment"] == merged["segment_run"]).all()
     assert (merged["segment_name"] == merged["segment_name_run"]).all()
     assert ws.feature_set == "transactions" and ws.rfm is not None
+
+
+def test_a_refit_at_another_k_is_the_run_at_that_k(demo_csv, tmp_path):
+    """The dashboard's k chooser on a run folder refits with the run's own settings (caps,
+    guardrails, seed): its segments are those of `segmentation run --k K` with the same options."""
+    from segmentation.cli import main
+
+    options = ["--cap-outliers", "95", "--min-segment-share", "0.02", "--seed", "3"]
+    assert main(["run", str(demo_csv), "--out", str(tmp_path / "auto"), *options]) == 0
+    assert main(["run", str(demo_csv), "--out", str(tmp_path / "k5"), "--k", "5", *options]) == 0
+    store = DataStore(tmp_path / "store")
+    store.add(tmp_path / "auto", label="run", dataset_id="run")
+    ws = store.get("run", "5")
+    expected = pd.read_csv(tmp_path / "k5" / "customer_segments.csv", dtype={"customer_id": str})
+    merged = ws.frame.merge(expected, on="customer_id", suffixes=("", "_run"))
+    assert len(merged) == len(expected)
+    assert (merged["segment"] == merged["segment_run"]).all()
+    assert ws.bundle.fit_options.random_state == 3 and ws.bundle.training_options.caps

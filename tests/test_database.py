@@ -490,7 +490,6 @@ def test_a_purchase_log_model_rescores_recent_customers(tmp_path):
 
 def test_purchase_log_features_inside_postgres_equal_duckdb(postgres, pg_db, tmp_path):
     from segmentation.demo import demo_purchases
-    from segmentation.io.sources import purchase_features
 
     log = demo_purchases(200, seed=4)
     log.to_csv(tmp_path / "orders.csv", index=False)

@@ -202,3 +202,20 @@ def test_duckdb_memory_cap_from_the_environment(tmp_path, monkeypatch, demo_csv,
     monkeypatch.setenv("SEGMENTATION_DUCKDB_MEMORY_LIMIT", "lots")
     code, _, err = cli("features", demo_csv, "--out", tmp_path / "f.csv")
     assert code == 2 and "SEGMENTATION_DUCKDB_MEMORY_LIMIT='lots' is not a memory size" in err
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "sqlite"])
+def test_run_keeps_the_checked_rows_of_the_engine_that_checked_them(tmp_path, engine):
+    """segmentation.db's transactions and rejected_transactions come from the engine that ran
+    the checks (before, the SQLite path read tables that only DuckDB had)."""
+    from segmentation import LoadOptions, run
+
+    rows = [*EDGE_ROWS, ("x1", "2024-01-01", "12abc", "", ""), ("x2", "not a date", "5", "", "")]
+    path = write_csv(pd.DataFrame(rows, columns=edge_frame().columns), tmp_path / "t.csv")
+    result = run(path, tmp_path / "out", LoadOptions(engine=engine, max_rejected_share=0.5))
+    con = sqlite3.connect(tmp_path / "out" / "segmentation.db")
+    clean = con.execute("SELECT COUNT(*), MIN(txn_date) FROM transactions").fetchone()
+    rejected = con.execute("SELECT reject_reason FROM rejected_transactions ORDER BY 1").fetchall()
+    assert result.dataset.report["engine"] == engine
+    assert clean == (result.dataset.report["rows_used"], "2024-01-01")
+    assert rejected == [("amount_invalid",), ("txn_date_invalid",)]

@@ -191,7 +191,7 @@ class Bundle:
         """Segment id per row of ``X`` (frame with the model's features, or array in order).
 
         For k-means, the pipeline's preprocessing and nearest centroid computed with the
-        arithmetic of :mod:`segmentation.sql_scoring`, so that the generated SQL gives the same
+        arithmetic of :mod:`segmentation.model.assignment`, so that the generated SQL gives the same
         segment on every row (the pipeline's own predict may differ from it only on exact
         near-ties); other algorithms use the pipeline's predict.
         """

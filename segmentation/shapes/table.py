@@ -259,6 +259,12 @@ class TableFeatureSet(FeatureSet):
         return customers
 
 
+def numeric_columns(frame: pd.DataFrame, mapping: dict | None = None) -> list[str]:
+    """The columns of a customer table that the table rules read as numbers (besides its id)."""
+    numeric, _, _ = _parse_columns(frame, pick_id(frame, mapping), [])
+    return list(numeric)
+
+
 def _parse_columns(frame: pd.DataFrame, id_col: str, notices: list[str]):
     """Split the columns: numeric (with the text values that are not numbers), categorical, or
     left out with a notice."""
