@@ -221,7 +221,7 @@ def workbook_fields(path: Path) -> dict[str, str]:
     root = ET.parse(path).getroot()
     return {
         column.get("caption"): column.find("calculation").get("formula")
-        for column in root.iter("column")
+        for column in root.find("datasources").iter("column")  # not the sheet's copies
         if column.find("calculation") is not None
         and column.find("calculation").get("formula").startswith("SCRIPT_")
     }
