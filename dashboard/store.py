@@ -29,8 +29,6 @@ from segmentation.shapes import Dataset, Panel, panel_columns
 from segmentation.shapes.rfm import rfm_scores
 
 DEMO_ID = "demo"
-#: Sliders shown first for these features when the data has them.
-SLIDER_FEATURES = ("txn_count", "avg_txn_amount", "avg_repayment_days", "recency_days")
 EXPORT_TABLE = "customer_segments"
 UPLOAD_SUFFIXES = (".csv", ".xlsx", ".parquet", ".txt")
 
@@ -101,10 +99,10 @@ class Workspace:
         return list(self.bundle.metadata.get("profile_features") or self.bundle.features)
 
     def slider_features(self) -> list[str]:
-        """Up to four features to filter on: the usual loan ones, then the shape's panel columns,
-        then the model's features."""
+        """Up to four features to filter on: the shape's panel columns (as its feature set
+        declares them), then the model's features."""
         roles = [self.roles[r].column for r in ("count", "amount", "mean", "box", "total") if r in self.roles]
-        candidates = [*SLIDER_FEATURES, *roles, *self.bundle.features]
+        candidates = [*roles, *self.bundle.features]
         return [f for f in dict.fromkeys(candidates) if self.has(f)][:4]
 
     def has(self, column: str) -> bool:

@@ -241,7 +241,7 @@ def _copy_to_sqlite(duck, columns: list[str]) -> sqlite3.Connection:
     return con
 
 
-def log_features(source, kind: str = "transactions", options: LoadOptions | None = None, **changes):
+def event_log_features(source, kind: str = "transactions", options: LoadOptions | None = None, **changes):
     """Per-customer features of a log (no cleaning beyond the row checks) and the report of its
     rows: the feature SQL alone, as :func:`segmentation.load_dataset` runs it.
 
@@ -254,11 +254,11 @@ def log_features(source, kind: str = "transactions", options: LoadOptions | None
 
 
 def transaction_features(source, options: LoadOptions | None = None, **changes):
-    """:func:`log_features` of a transactions log (customer, date, amount, repayment date)."""
-    return log_features(source, "transactions", options, **changes)
+    """:func:`event_log_features` of a transactions log (customer, date, amount, repayment date)."""
+    return event_log_features(source, "transactions", options, **changes)
 
 
 def purchase_features(source, options: LoadOptions | None = None, **changes):
-    """:func:`log_features` of a purchase log: recency, frequency, monetary value, average
+    """:func:`event_log_features` of a purchase log: recency, frequency, monetary value, average
     order value, tenure and the RFM quintile scores."""
-    return log_features(source, "purchases", options, **changes)
+    return event_log_features(source, "purchases", options, **changes)
