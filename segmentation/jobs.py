@@ -1,26 +1,28 @@
 """The jobs: read an input into customers, fit a model, run the whole pipeline into a folder
 (and a database), score new data with a saved model. The only orchestration of the package;
 the CLI, the dashboard and TabPy call these functions.
+
+The model, the bundle and the outputs are imported by the jobs that use them, so that reading
+features (``segmentation features``) never loads scikit-learn, skops or matplotlib.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from . import shapes
-from .book.bundle import Bundle
-from .book.naming import Rules
 from .errors import InputError
-from .io.database import Database
 from .io.sources import open_source
-from .model import Segmenter
 from .options import FitOptions, LoadOptions
-from .outputs.migration import HISTORY_COLUMNS, MIGRATION_TABLE, now, record_scoring
-from .outputs.run_folder import write_run
 from .shapes import Dataset
+
+if TYPE_CHECKING:
+    from .book.bundle import Bundle
+    from .io.database import Database
 
 __all__ = [
     "Dataset", "InputFacts", "RunResult", "ScoreResult", "fit_bundle", "inspect_input", "load_dataset", "publish",
@@ -111,6 +113,10 @@ def fit_bundle(dataset: Dataset, options: FitOptions | None = None, *, progress:
     ``options`` (or keyword ``changes`` to them): k, guardrails, algorithm, rules, seed; the
     rule table defaults to the dataset's shape's.
     """
+    from .book.bundle import Bundle
+    from .book.naming import Rules
+    from .model import Segmenter
+
     options = (options or FitOptions()).replace(**changes)
     model = Segmenter(
         n_clusters=options.k,
@@ -162,6 +168,8 @@ def run(
     """
     from tqdm.auto import tqdm
 
+    from .outputs.run_folder import write_run
+
     steps = tqdm(total=3, desc="segmentation", disable=None if progress is None else not progress, leave=False)
     with open_source(source) as src:
         steps.set_postfix_str("features")
@@ -185,6 +193,9 @@ def run(
 def publish(customers: pd.DataFrame, segments: pd.DataFrame, bundle: Bundle, url: str | None) -> Database:
     """Write a run's customer_features, customer_segments and segment_profiles to the database
     at ``url`` (replacing them), and record the segments in segment_history, in one transaction."""
+    from .io.database import Database
+    from .outputs.migration import now, record_scoring
+
     db = Database(url)
     with db.connect(create=True) as con:
         db.swap_in(
@@ -227,6 +238,10 @@ def score(source, model_dir, options: LoadOptions | None = None, *, out_url: str
     out_url : str, optional
         Where the tables are (default: the source's database).
     """
+    from .book.bundle import Bundle
+    from .io.database import Database
+    from .outputs.migration import HISTORY_COLUMNS, MIGRATION_TABLE, now, record_scoring
+
     bundle = Bundle.load(model_dir)
     dataset = load_dataset(source, bundle.load_options(options))
     customers, report = dataset.customers, dataset.report

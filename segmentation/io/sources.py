@@ -33,6 +33,7 @@ CHECKED_COLUMNS = ["customer_id", "txn_date", "amount", "repayment_date", "due_d
 def connect_duckdb(database: str = ":memory:") -> duckdb.DuckDBPyConnection:
     """A DuckDB connection, with the memory cap of :data:`MEMORY_LIMIT_ENV` when it is set."""
     con = duckdb.connect(database)
+    con.execute("SET enable_progress_bar = false")  # the CLI prints its own lines only
     limit = os.environ.get(MEMORY_LIMIT_ENV)
     if limit:
         try:

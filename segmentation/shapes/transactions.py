@@ -9,7 +9,6 @@ import pandas as pd
 
 from ..errors import InputError
 from ..io.columns import resolve_columns
-from ..io.sql_runner import EPOCH, TRANSACTION_FEATURES, typed_features
 from ..options import LoadOptions
 from .base import Dataset, FeatureSet, Panel, check_features
 
@@ -88,6 +87,9 @@ def reference_features(
     ``transactions`` holds clean rows: customer_id, txn_date, amount, repayment_date and
     optionally due_date (dates parseable by pandas, empty for open loans).
     """
+    # (imported here: the SQL runner reports with this package's cleaning rules)
+    from ..io.sql_runner import EPOCH, TRANSACTION_FEATURES, typed_features
+
     t = pd.DataFrame({"customer_id": transactions["customer_id"].astype(str)})
     t["amount"] = transactions["amount"].astype(float)
 
