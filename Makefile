@@ -37,10 +37,10 @@ system-packages:
 test: lint system-packages
 	$(BIN)/python -m pytest
 
-bench: install
+bench: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.harness
 
-bench-smoke: install
+bench-smoke: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.harness --smoke --out $(DEMO)/bench-smoke.md
 
 clean:

@@ -13,7 +13,8 @@ def test_smoke_benchmarks_write_a_table(tmp_path):
     rows = [line for line in lines if line.startswith("| ") and not line.startswith("| what")]
     whats = {row.split("|")[1].strip() for row in rows}
     assert {
-        "features from CSV (DuckDB)",
+        "features, whole process (CSV in, CSV out)",
+        "segmentation run end to end (whole process)",
         "fit, automatic k 2-10",
         "TabPy segment_assign, /evaluate end to end",
         "assign in SQL (DuckDB, `segmentation sql`)",
@@ -25,3 +26,25 @@ def test_smoke_benchmarks_write_a_table(tmp_path):
     assert "4,000 customers" in extrapolated
     scoring = next(r for r in rows if r.startswith("| assign in SQL"))
     assert "same segment as Python on all 2,000 rows: True" in scoring
+
+
+def test_the_peer_scripts_compute_our_features(tmp_path):
+    """The pandas, polars and DuckDB scripts the benchmark times against compute the same numbers
+    as `segmentation features` on the demo data (they check nothing; ours does)."""
+    import numpy as np
+    import pandas as pd
+
+    from benchmarks.features_cli import WAYS, make_inputs, timed
+
+    outputs = {}
+    for label, src in make_inputs(tmp_path, 3_000).items():
+        for way, cmd in WAYS.items():
+            out = tmp_path / f"{way}-{label}.csv".replace(" ", "_")
+            seconds, peak = timed(cmd(str(src), str(out)))
+            assert seconds > 0 and peak > 10  # a peak in MB of the process itself
+            outputs[way, label] = pd.read_csv(out, dtype={"customer_id": str}).set_index("customer_id").sort_index()
+    for (way, label), got in outputs.items():
+        ours = outputs["segmentation features", label]
+        assert list(got.index) == list(ours.index), way
+        for column in got.columns:
+            assert np.allclose(got[column], ours[column], rtol=1e-9, equal_nan=True), (way, label, column)
