@@ -200,7 +200,8 @@ def close_call_text(k: int, close: dict, names: dict | None = None) -> str:
         return (names or {}).get(i) or f"segment {i}"
 
     what = [f"merge {_and([name(i) for i in group])}" for group in close.get("merge", [])]
-    what += [f"split {name(i)}" for i in close.get("split", [])]
+    if close.get("split"):
+        what.append(f"split {_and([name(i) for i in close['split']])}")
     sentence = f"{k} segments; {close['k']} was close"
     if what:
         sentence += f": it would {_and(what)}"
