@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 
 from segmentation.model import Segmenter
-from segmentation.selection import choose_k, close_call_text, compare_labels, gap_choice, gap_statistic, runner_up
+from segmentation.selection import (
+    choose_k,
+    close_call_text,
+    compare_labels,
+    gap_choice,
+    gap_statistic,
+    runner_up,
+)
 
 
 def table(**columns) -> pd.DataFrame:
