@@ -26,6 +26,9 @@ def test_smoke_benchmarks_write_a_table(tmp_path):
     assert "4,000 customers" in extrapolated
     scoring = next(r for r in rows if r.startswith("| assign in SQL"))
     assert "same segment as Python on all 2,000 rows: True" in scoring
+    # the k-recovery group: its rules against the planted k, per dataset its chosen k and ARI
+    assert any(line.startswith("| the product's rule | ") for line in lines)
+    assert any(line.startswith("| 06-table-k4 | tune | table |") for line in lines)
 
 
 def test_the_peer_scripts_compute_our_features(tmp_path):

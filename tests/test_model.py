@@ -40,10 +40,10 @@ def test_recovers_latent_groups_and_their_number(fitted, demo_customers):
 def test_k_selection_table_has_every_criterion(fitted):
     table = fitted.k_selection_
     assert list(table["k"]) == list(range(2, 11))
-    for column in ("inertia", "silhouette", "calinski_harabasz", "davies_bouldin", "min_share"):
+    for column in ("inertia", "silhouette", "calinski_harabasz", "davies_bouldin", "min_share", "gap", "gap_sd"):
         assert table[column].notna().all()
     assert table["inertia"].is_monotonic_decreasing
-    assert set(fitted.k_preferences_) == {"elbow", "silhouette", "calinski_harabasz", "davies_bouldin"}
+    assert set(fitted.k_preferences_) == {"elbow", "silhouette", "calinski_harabasz", "davies_bouldin", "gap"}
 
 
 def test_two_fits_give_identical_labels(fitted, demo_customers):
@@ -131,7 +131,7 @@ def test_vote_and_guardrail():
     )
     k, prefs, reason = choose_k(table, 0.01)
     assert prefs == {"elbow": 3, "silhouette": 4, "calinski_harabasz": 3, "davies_bouldin": 3}
-    assert k == 3 and "3 of 4 criteria" in reason and "silhouette preferred 4" in reason
+    assert k == 3 and "4 of 5 votes" in reason and "silhouette preferred 4" in reason
     table.loc[table["k"] == 3, "eligible"] = False
     k, _, reason = choose_k(table, 0.05)
     assert k != 3 and "k=3 left out: a segment under 5%" in reason

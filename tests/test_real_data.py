@@ -26,7 +26,7 @@ def test_loans_file_end_to_end(tmp_path, cli):
     profiles = pd.read_csv(tmp_path / "o" / "segment_profiles.csv")
     assert 2 <= len(profiles) <= 10 and profiles["segment_name"].is_unique
     # what the README reports for this file
-    assert "k=3: preferred by silhouette, calinski-harabasz, davies-bouldin" in out
+    assert "k=3: preferred by silhouette, calinski-harabasz (2 votes), davies-bouldin (4 of 6 votes)" in out
     assert list(profiles["segment_name"]) == [
         "Punctual, low-volume borrowers", "High-volume, large-loan borrowers", "Late-paying, slow-repaying borrowers"
     ]

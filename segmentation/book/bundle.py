@@ -32,6 +32,7 @@ import skops.io as sio
 from ..errors import BundleError, InputError
 from ..model import Segmenter, as_feature_frame
 from ..model.assignment import ScoringParameters
+from ..model.selection import close_call_text
 from ..options import FitOptions, LoadOptions
 from ..shapes.rfm import RfmTable
 from .naming import Rules, describe_segments
@@ -127,6 +128,14 @@ class Bundle:
         described = describe_segments(profiles, features, rules)
         segments = described.merge(profiles, on="segment")
         table = model.k_selection_.replace({np.nan: None})
+        reason = model.k_reason_
+        close = getattr(model, "k_close_", None)
+        if close:
+            # The close call in the words of the segment book: names instead of ids.
+            names = {int(s): f"{n} ({s})" for s, n in zip(segments["segment"], segments["segment_name"], strict=True)}
+            plain, named = (close_call_text(model.n_clusters_, close, m) for m in (None, names))
+            reason = reason.replace(plain, named)
+            table["close_call"] = table["close_call"].replace(plain, named)
         rfm = None
         if "rfm_segment" in customers:
             order = [r["name"] for r in RfmTable.load(load_options.rfm_rules).segments]
@@ -141,7 +150,8 @@ class Bundle:
             "k": int(model.n_clusters_),
             "noise_customers": int((model.labels_ < 0).sum()),
             "k_requested": model.n_clusters if model.n_clusters == "auto" else int(model.n_clusters),
-            "k_reason": model.k_reason_,
+            "k_reason": reason,
+            "k_close": close,
             "k_preferences": model.k_preferences_,
             "k_selection": table.to_dict(orient="records"),
             "params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in model.get_params().items()},

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from ..errors import InputError
 from .algorithms import fit_hdbscan, make_clusterer, order_by_size, resolve_algorithm, stability
-from .selection import choose_k
+from .selection import choose_k, close_call_text, compare_labels, gap_statistic, runner_up
 
 #: Below this many rows K-Means and the metrics run on one thread: thread start-up and
 #: synchronisation cost more than the work (30x slower on a busy 2-core machine).
@@ -75,8 +75,9 @@ class Segmenter(ClusterMixin, BaseEstimator):
     Parameters
     ----------
     n_clusters : int or "auto", default="auto"
-        Number of segments, or "auto" to choose it from ``k_range`` by vote of the elbow,
-        silhouette, Calinski-Harabasz and Davies-Bouldin criteria (and BIC for ``gmm``).
+        Number of segments, or "auto" to choose it from ``k_range`` by a weighted vote of the
+        elbow, silhouette, Calinski-Harabasz (two votes), Davies-Bouldin and gap statistic
+        criteria (BIC instead of the gap for ``gmm``); see :func:`~segmentation.model.selection.choose_k`.
         HDBSCAN finds the number itself and takes only "auto".
     k_range : tuple of int, default=(2, 10)
         Smallest and largest k tried with "auto".
@@ -119,12 +120,17 @@ class Segmenter(ClusterMixin, BaseEstimator):
         The number of segments (without HDBSCAN's noise group).
     k_selection_ : DataFrame
         Per k: inertia, silhouette, calinski_harabasz, davies_bouldin, stability (mean
-        adjusted Rand index across subsamples), min_share, eligible (and bic for gmm,
-        noise_share for hdbscan).
+        adjusted Rand index across subsamples), min_share, eligible, gap and gap_sd (bic
+        instead for gmm, noise_share for hdbscan), and close_call on the runner-up k of a
+        close vote.
     k_preferences_ : dict
         The k each criterion preferred.
     k_reason_ : str
-        Why the k won.
+        Why the k won, and when the criteria split, what the runner-up k would change
+        (see :func:`~segmentation.model.selection.close_call_text`).
+    k_close_ : dict or None
+        The runner-up k of a close call and the segments it would merge or split
+        (:func:`~segmentation.model.selection.compare_labels`); None when the choice was clear.
     labels_ : ndarray of shape (n_samples,)
         Segment of each training row (-1: HDBSCAN noise).
     log_features_ : list of str
@@ -224,6 +230,9 @@ class Segmenter(ClusterMixin, BaseEstimator):
             step = ("kmeans" if self.algorithm_ in ("kmeans", "minibatch") else self.algorithm_, est)
         self.pipeline_ = Pipeline([*prep.steps, step])
         self.labels_ = self.pipeline_[-1].predict(Z).astype(int)
+        self.k_close_ = None
+        if self.algorithm_ != "hdbscan" and self.n_clusters == "auto":
+            self._close_call(sweep, step[1])
         # (a handful of identical rows, as a live Tableau partition can send, has no axes)
         spread = n >= 3 and bool(np.ptp(Z, axis=0).any())
         self.projection_ = (
@@ -266,12 +275,28 @@ class Segmenter(ClusterMixin, BaseEstimator):
             leave=False,
         )
         self.k_selection_ = pd.DataFrame([self._score_k(sweep, k, stable) for k in ks])
+        if self.algorithm_ != "gmm":  # (a mixture votes with its BIC)
+            gaps = gap_statistic(sweep, self.k_selection_["k"].tolist(), seed=self.random_state)
+            self.k_selection_ = self.k_selection_.merge(gaps, on="k")
         self.n_clusters_, self.k_preferences_, self.k_reason_ = choose_k(
             self.k_selection_, self.min_segment_share, self.max_segments
         )
         chosen = self.k_selection_.set_index("k")["stability"].get(self.n_clusters_)
         if chosen is not None and not np.isnan(chosen):
             self.k_reason_ += f"; stability {chosen:.2f} (adjusted Rand index across subsamples)"
+
+    def _close_call(self, sweep: np.ndarray, est) -> None:
+        """When the criteria split, say which segments the runner-up k would merge or split:
+        from the overlap of the final segments and a fit at that k, on the sweep rows."""
+        alt = runner_up(self.k_selection_, self.k_preferences_, self.n_clusters_)
+        if alt is None:
+            return
+        with _threads(len(sweep)):
+            other = make_clusterer(self.algorithm_, alt, self.n_init, self.random_state).fit(sweep).predict(sweep)
+        self.k_close_ = {"k": int(alt), **compare_labels(est.predict(sweep), other)}
+        sentence = close_call_text(self.n_clusters_, self.k_close_)
+        self.k_reason_ += f"; {sentence}"
+        self.k_selection_["close_call"] = np.where(self.k_selection_["k"] == alt, sentence, "")
 
     def _validate_frame(self, X) -> pd.DataFrame:
         if not isinstance(X, pd.DataFrame):

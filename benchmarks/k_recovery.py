@@ -1,0 +1,179 @@
+"""Does automatic k find the planted number of groups? The product's rule against each
+criterion alone, on datasets it has never seen (:mod:`benchmarks.k_recovery_data`).
+
+    python -m benchmarks.k_recovery              # all 48 generated datasets and iris, wine
+    python -m benchmarks.k_recovery --smoke      # 2 small datasets (CI)
+
+Every dataset goes the product's way: written as the user's file, read by ``load_dataset``
+(detection, cleaning, the shape's default features), fitted by ``Segmenter`` with its
+defaults. Each criterion alone picks its k from the same sweep on the same scaled features
+(the product's table has the gap statistic; the BIC of a Gaussian mixture is computed here on
+those features).
+A criterion's adjusted Rand index (ARI) is that of the product's k-means at the k it picked.
+Even-numbered datasets are the 'tune' half (the rule was chosen on them), odd ones the
+'held-out' half (reported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import adjusted_rand_score
+from sklearn.mixture import GaussianMixture
+from threadpoolctl import threadpool_limits
+
+from benchmarks.k_recovery_data import N_DATASETS, dataset, public_datasets, write
+
+K_RANGE = (2, 10)
+
+
+def gmm_bic(Z: np.ndarray, ks, seed: int = 0, size: int = 5_000) -> list[float]:
+    rng = np.random.default_rng(seed)
+    X = Z if len(Z) <= size else Z[rng.choice(len(Z), size, replace=False)]
+    return [float(GaussianMixture(k, covariance_type="full", reg_covar=1e-4, random_state=seed).fit(X).bic(X))
+            for k in ks]
+
+
+def measure(path: Path, truth: pd.Series, features: list[str] | None = None) -> tuple[pd.DataFrame, dict]:
+    """The product's fit of ``path`` and, per k, its criteria, the baselines' statistics and
+    the ARI of its k-means at that k against the planted groups."""
+    from segmentation import load_dataset
+    from segmentation.algorithms import make_clusterer
+    from segmentation.model import Segmenter
+
+    start = time.perf_counter()
+    ds = load_dataset(path, features=features)
+    X = ds.customers[ds.model_features]
+    model = Segmenter(k_range=K_RANGE, log_features=ds.log_features).fit(X)
+    seconds = time.perf_counter() - start
+    y = truth.reindex(ds.customers["customer_id"].to_numpy()).to_numpy()
+    Z = model.transform(X)
+    table = model.k_selection_.copy()
+    ks = table["k"].tolist()
+    with threadpool_limits(1):  # the machine is shared: threads only add contention here
+        table["ari"] = [
+            adjusted_rand_score(y, make_clusterer(model.algorithm_, k, model.n_init, model.random_state).fit(Z).predict(Z))
+            for k in ks
+        ]
+        table["gmm_bic"] = gmm_bic(Z, ks)
+    fit = {"k": int(model.n_clusters_), "ari": float(adjusted_rand_score(y, model.labels_)), "reason": model.k_reason_,
+           "features": ", ".join(ds.model_features), "feature_set": ds.feature_set, "seconds": seconds,
+           "customers": len(X)}
+    return table, fit
+
+
+# -- each criterion alone, from the per-k table ------------------------------------------------
+
+
+def _best(table, column, largest=True):
+    ok = table[table["eligible"]]
+    return int(ok.loc[ok[column].idxmax() if largest else ok[column].idxmin(), "k"])
+
+
+def alone() -> dict:
+    from segmentation.model.selection import gap_choice, knee
+
+    return {
+        "elbow": lambda t: knee(t.loc[t["eligible"], "k"], t.loc[t["eligible"], "inertia"]) or int(t["k"].min()),
+        "silhouette": lambda t: _best(t, "silhouette"),
+        "Calinski-Harabasz (Tableau)": lambda t: _best(t, "calinski_harabasz"),
+        "Davies-Bouldin": lambda t: _best(t, "davies_bouldin", largest=False),
+        "BIC of a Gaussian mixture": lambda t: _best(t, "gmm_bic", largest=False),
+        "gap statistic": lambda t: gap_choice(t[t["eligible"]]),
+    }
+
+
+def score(results: list[dict], rules: dict) -> pd.DataFrame:
+    """Per rule and half: the share of datasets whose planted k is chosen, the median ARI."""
+    rows = []
+    for half in ("held-out", "tune", "public"):
+        part = [r for r in results if r["half"] == half]
+        if not part:
+            continue
+        for name, rule in rules.items():
+            ks = [rule(r) for r in part]
+            aris = [float(r["table"].set_index("k").loc[k, "ari"]) for r, k in zip(part, ks, strict=True)]
+            hits = [k == r["planted"] for r, k in zip(part, ks, strict=True)]
+            rows.append({"half": half, "rule": name, "datasets": len(part), "planted k chosen": np.mean(hits),
+                         "median ARI": float(np.median(aris))})
+    return pd.DataFrame(rows)
+
+
+def run(root: Path, indices, public: bool = True, features_for=None, progress=print) -> list[dict]:
+    """Generate, write and measure each dataset; ``features_for(spec)`` may override the
+    model's features (for trying feature choices)."""
+    results = []
+    for i in indices:
+        frame, truth, spec = dataset(i)
+        path = write(frame, root, spec.name)
+        features = features_for(spec) if features_for else None
+        table, fit = measure(path, truth, features)
+        path.unlink()
+        results.append({"name": spec.name, "half": spec.half, "shape": spec.shape, "planted": spec.k,
+                        "shares": spec.shares, "groups": spec.groups, "table": table, "fit": fit})
+        progress(f"{spec.name}: n={fit['customers']:,} chosen k={fit['k']} ARI {fit['ari']:.2f} ({fit['seconds']:.1f} s)")
+    for name, frame, truth in public_datasets() if public else []:
+        path = write(frame, root, name)
+        table, fit = measure(path, truth)
+        results.append({"name": name, "half": "public", "shape": fit["feature_set"], "planted": int(truth.nunique()),
+                        "shares": list(truth.value_counts(normalize=True).sort_index()), "groups": [],
+                        "table": table, "fit": fit})
+        progress(f"{name}: chosen k={fit['k']} ARI {fit['ari']:.2f}")
+    return results
+
+
+def product_rule(r: dict) -> int:
+    return r["fit"]["k"]
+
+
+def report(results: list[dict]) -> list[str]:
+    """The summary table (rules x halves) and the per-dataset table, as markdown lines."""
+    rules = {"the product's rule": product_rule}
+    rules.update({name: (lambda r, f=f: f(r["table"])) for name, f in alone().items()})
+    summary = score(results, rules)
+    halves = [h for h in ("held-out", "tune", "public") if h in set(summary["half"])]
+    head = "| choice of k | " + " | ".join(
+        f"{h}: planted k chosen ({int(summary.loc[summary['half'] == h, 'datasets'].iloc[0])}) | {h}: median ARI"
+        for h in halves) + " |"
+    lines = [head, "|---|" + "---|---|" * len(halves)]
+    for name in rules:
+        cells = []
+        for h in halves:
+            row = summary[(summary["half"] == h) & (summary["rule"] == name)].iloc[0]
+            cells += [f"{row['planted k chosen']:.0%}", f"{row['median ARI']:.2f}"]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["", "| dataset | half | shape | customers | planted k | chosen k | ARI | ARI at planted k | "
+                  "each criterion's k |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        t = r["table"].set_index("k")
+        at_planted = t["ari"].get(r["planted"], np.nan)
+        others = ", ".join(f"{n.split(' ')[0]} {f(r['table'])}" for n, f in alone().items())
+        lines.append(f"| {r['name']} | {r['half']} | {r['shape']} | {r['fit']['customers']:,} | {r['planted']} | "
+                     f"{r['fit']['k']} | {r['fit']['ari']:.2f} | {at_planted:.2f} | {others} |")
+    return lines
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="two small datasets")
+    parser.add_argument("--only", type=int, action="append", help="dataset index (repeatable)")
+    parser.add_argument("--out", help="also write the tables here")
+    args = parser.parse_args(argv)
+    indices = args.only or ([6, 7] if args.smoke else range(N_DATASETS))
+    with tempfile.TemporaryDirectory() as tmp:
+        results = run(Path(tmp), indices, public=not (args.smoke or args.only))
+    lines = report(results)
+    print("\n".join(lines))
+    if args.out:
+        Path(args.out).write_text("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
