@@ -168,21 +168,22 @@ def run(
     """
     from tqdm.auto import tqdm
 
-    from .outputs.run_folder import write_run
+    from .outputs.run_folder import start_run, write_run
 
     steps = tqdm(total=3, desc="segmentation", disable=None if progress is None else not progress, leave=False)
+    steps.set_postfix_str("features")
     with open_source(source) as src:
-        steps.set_postfix_str("features")
         dataset = load_dataset(src, load)
-        steps.update()
-        steps.set_postfix_str("fitting")
-        bundle = fit_bundle(dataset, fit, progress=progress)
-        steps.update()
-        steps.set_postfix_str("writing")
-        segments = bundle.assign(dataset.customers)
-        # The checked rows are still in the source's engine: written while it is open.
-        log_rows = src.checked_rows() if transactions_table else None
-        files = write_run(out_dir, dataset, bundle, segments, log_rows)
+        # The checked rows of a log live in the source's engine: copied out before it closes,
+        # so that neither they nor a database transaction are held during the fit.
+        start_run(out_dir, src.checked_rows() if transactions_table else ())
+    steps.update()
+    steps.set_postfix_str("fitting")
+    bundle = fit_bundle(dataset, fit, progress=progress)
+    steps.update()
+    steps.set_postfix_str("writing")
+    segments = bundle.assign(dataset.customers)
+    files = write_run(out_dir, dataset, bundle, segments)
     steps.update()
     steps.close()
     if publish_to is not None:

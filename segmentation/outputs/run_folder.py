@@ -30,12 +30,19 @@ from .files import copy_rows_to_sqlite, write_sqlite, write_table
 from .plots import plot_k_selection
 
 
-def write_run(out_dir, dataset, bundle: Bundle, segments: pd.DataFrame, log_rows=()) -> dict[str, Path]:
-    """Write a run's files into ``out_dir`` (created if needed); returns name -> path.
+def start_run(out_dir, log_rows=()) -> None:
+    """Start ``out_dir`` (created if needed) with a new segmentation.db holding the checked rows
+    of a log, as :meth:`Source.checked_rows` yields them (nothing for a customer table)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    db = out / "segmentation.db"
+    db.unlink(missing_ok=True)
+    for table, columns, cursor in log_rows:
+        copy_rows_to_sqlite(db, table, cursor, columns)
 
-    ``log_rows``: the checked rows of a log, as :meth:`Source.checked_rows` yields them, for
-    segmentation.db.
-    """
+
+def write_run(out_dir, dataset, bundle: Bundle, segments: pd.DataFrame) -> dict[str, Path]:
+    """Write a run's files into ``out_dir`` (after :func:`start_run`); returns name -> path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = {
@@ -54,10 +61,6 @@ def write_run(out_dir, dataset, bundle: Bundle, segments: pd.DataFrame, log_rows
     files["cleaning_report"] = out / "cleaning_report.json"
     files["cleaning_report"].write_text(json.dumps(dataset.report, indent=2, default=str))
     files.update(zip(("elbow", "silhouette"), plot_k_selection(bundle.metadata, out), strict=True))
-    db = out / "segmentation.db"
-    db.unlink(missing_ok=True)
-    for table, columns, cursor in log_rows or ():
-        copy_rows_to_sqlite(db, table, cursor, columns)
     tables = {
         "customer_features": dataset.customers,
         "customer_segments": segments,
@@ -65,7 +68,7 @@ def write_run(out_dir, dataset, bundle: Bundle, segments: pd.DataFrame, log_rows
     }
     if bundle.rfm_crosstab is not None:
         tables["segment_rfm_crosstab"] = bundle.rfm_crosstab.reset_index()
-    files["database"] = write_sqlite(db, tables)
+    files["database"] = write_sqlite(out / "segmentation.db", tables)
     return files
 
 
