@@ -41,6 +41,10 @@ RETENTION_ENV = "DASHBOARD_UPLOAD_RETENTION_HOURS"
 SWEEP_EVERY_S = 60  # how often a process looks for expired uploads
 
 
+class KOutOfRange(InputError):
+    """A k outside the model's range (refused before any fit)."""
+
+
 @dataclass
 class Workspace:
     """A fitted dataset as the views see it."""
@@ -275,8 +279,17 @@ class DataStore:
     # -- fitting and loading --------------------------------------------------------------
 
     def get(self, dataset_id: str, k="auto", owner: str | None = None, progress=None) -> Workspace:
-        """The workspace of ``dataset_id`` fitted with ``k``: from memory, disk, or a new fit."""
+        """The workspace of ``dataset_id`` fitted with ``k``: from memory, disk, or a new fit.
+
+        A fixed ``k`` must lie in the range the dataset's model chooses from (its
+        ``FitOptions.k_range``): a link or a crafted callback cannot start a fit of any cost.
+        """
         meta = self.meta(dataset_id, owner)
+        if str(k) != "auto":
+            low, high = self.get(dataset_id, "auto", owner).bundle.fit_options.k_range
+            if not str(k).isdigit() or not low <= int(k) <= high:
+                raise KOutOfRange(f"k={str(k)[:12]} is outside this model's range: choose k from {low} to {high}")
+            k = str(int(k))
         key = (dataset_id, str(k))
         with self._lock:
             if key in self._cache:
