@@ -197,3 +197,17 @@ def test_a_failed_read_names_the_users_file_not_the_server_path(tmp_path, raw, n
     text = str(info.value)
     assert name in text
     assert str(store.root) not in text and not any(p.name in text for p in store.uploads.iterdir())
+
+
+# -- bounded work ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("k", ["2000", "11", "1", "0", "-3", "4.5", "1e9"])
+def test_a_k_outside_the_models_range_is_refused_before_any_fit(app, k, monkeypatch):
+    from dashboard.store import DEMO_ID, KOutOfRange
+
+    store = app.store
+    monkeypatch.setattr(store, "_fit", lambda *a, **kw: pytest.fail("a fit was started"))
+    with pytest.raises(KOutOfRange, match=r"is outside this model's range: choose k from 2 to 10"):
+        store.get(DEMO_ID, k)
+    assert not list((store.root / DEMO_ID).glob(f"k-{k}*"))
