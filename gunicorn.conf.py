@@ -17,3 +17,12 @@ threads = 4  # callbacks wait on I/O (downloads, the background-callback poll)
 preload_app = True
 timeout = 120  # long fits run as background callbacks, not inside a request
 graceful_timeout = 30
+
+
+def worker_exit(server, worker):
+    # Background jobs (fits) run in child processes of the worker: none outlives it.
+    from dashboard.app import end_jobs
+
+    ended = end_jobs()
+    if ended:
+        server.log.info("worker %s: stopped %d background job(s)", worker.pid, ended)

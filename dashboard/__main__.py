@@ -16,6 +16,8 @@ def main(argv=None) -> int:
     parser.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1; 0.0.0.0 needs users)")
     parser.add_argument("--store", help="folder for datasets and fitted models")
     parser.add_argument("--max-upload-mb", type=int, default=50)
+    parser.add_argument("--upload-retention-hours", type=float, default=None,
+                        help="delete uploads this long after they were made (default $DASHBOARD_UPLOAD_RETENTION_HOURS or 24)")
     parser.add_argument("--debug", action="store_true", help="Dash debug mode (never on a shared server)")
     args = parser.parse_args(argv)
 
@@ -31,7 +33,8 @@ def main(argv=None) -> int:
               "(python -m dashboard.auth add NAME) to share the dashboard", file=sys.stderr)
         return 2
     try:
-        app = create_app(args.data, store_dir=args.store, max_upload_mb=args.max_upload_mb, users=users)
+        app = create_app(args.data, store_dir=args.store, max_upload_mb=args.max_upload_mb, users=users,
+                         upload_retention_hours=args.upload_retention_hours)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import diskcache
 import flask_bootstrap
+import psutil
 from dash import Dash, DiskcacheManager
 from flask import send_from_directory
 
@@ -37,6 +38,7 @@ def create_app(
     store_dir: str | Path | None = None,
     max_upload_mb: int = 50,
     users: dict[str, str] | None = None,
+    upload_retention_hours: float | None = None,
 ) -> Dash:
     """Build the app and fit its default dataset once.
 
@@ -50,10 +52,13 @@ def create_app(
     max_upload_mb : int
         Largest upload accepted.
     users : dict, optional
-        Name -> password hash; when given, every request needs a login.
+        Name -> password hash; when given, every request needs a signed-in session.
+    upload_retention_hours : float, optional
+        How long uploads are kept (default ``$DASHBOARD_UPLOAD_RETENTION_HOURS`` or 24).
     """
     store_dir = Path(store_dir or os.environ.get("DASHBOARD_STORE") or DEFAULT_STORE)
-    store = DataStore(store_dir)
+    store = DataStore(store_dir, upload_retention_hours=upload_retention_hours)
+    store.sweep(force=True)
     if data is None:
         data = store_dir / f"demo_transactions_{DEMO_CUSTOMERS}.csv"
         if not data.exists():
@@ -77,13 +82,54 @@ def create_app(
         lambda filename: send_from_directory(BOOTSTRAP_CSS, filename),
     )
     app.server.config["MAX_CONTENT_LENGTH"] = int(max_upload_mb * 1_000_000 * 1.4) + 1_000_000  # base64 overhead
-    settings = views.Settings(max_upload_mb, DiskcacheManager(diskcache.Cache(str(store_dir / "callback-cache"))))
+    # A long sqlite timeout: job processes of many page loads write their progress at once.
+    cache = diskcache.Cache(str(store_dir / "callback-cache"), timeout=120)
+    settings = views.Settings(max_upload_mb, JobManager(cache))
     app.layout = views.page(settings)
     views.register(app, store, settings)
     if users:
-        auth.protect(app, users)
+        auth.protect(app, users, store)
+
+    @app.server.before_request
+    def sweep_uploads():
+        store.sweep()  # expired uploads, at most once a minute per process
+
     app.store = store  # for tests and benchmarks
+    ready(app)
     return app
+
+
+def ready(app: Dash) -> None:
+    """Run Dash's one-time set-up now: Dash runs it on the first request, and a worker's other
+    threads serving meanwhile answer 500 for scripts not yet registered (a blank first page)."""
+    with app.server.test_request_context("/"):
+        app._setup_server()
+
+
+class JobManager(DiskcacheManager):
+    """Dash's disk-cache manager, but a job that ends while its poll looks at it is "not
+    running", not a 500 (psutil.NoSuchProcess between two checks)."""
+
+    def job_running(self, job):
+        try:
+            return super().job_running(job)
+        except psutil.NoSuchProcess:
+            return False
+
+    def terminate_unhealthy_job(self, job):
+        try:
+            return super().terminate_unhealthy_job(job)
+        except psutil.NoSuchProcess:
+            return False
+
+
+def end_jobs() -> int:
+    """Stop this process's background-job processes (a worker exiting); returns how many."""
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        child.kill()
+    psutil.wait_procs(children, timeout=10)
+    return len(children)
 
 
 def __getattr__(name: str):

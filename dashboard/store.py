@@ -11,9 +11,11 @@ the k and the filter values. Fitting runs through the library (``load_dataset`` 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -31,6 +33,14 @@ from segmentation.shapes.rfm import rfm_scores
 DEMO_ID = "demo"
 EXPORT_TABLE = "customer_segments"
 UPLOAD_SUFFIXES = (".csv", ".xlsx", ".parquet", ".txt")
+#: Hours an upload (and what was fitted from it) is kept; ``$DASHBOARD_UPLOAD_RETENTION_HOURS``.
+UPLOAD_RETENTION_HOURS = 24.0
+RETENTION_ENV = "DASHBOARD_UPLOAD_RETENTION_HOURS"
+SWEEP_EVERY_S = 60  # how often a process looks for expired uploads
+
+
+class KOutOfRange(InputError):
+    """A k outside the model's range (refused before any fit)."""
 
 
 @dataclass
@@ -133,14 +143,28 @@ class DataStore:
         Folder for datasets (uploads and fitted bundles). Several server processes may share it.
     max_in_memory : int
         Workspaces kept in memory (least recently used are dropped, and reloaded from disk).
+    upload_retention_hours : float, optional
+        Uploads, and the fits made from them, are deleted this long after the upload (default
+        ``$DASHBOARD_UPLOAD_RETENTION_HOURS`` or 24).
+
+    Customer data is personal data: the store's folders are 0700 and uploads 0600 (only the
+    server's user reads them).
     """
 
-    def __init__(self, root: str | Path, max_in_memory: int = 6):
+    #: Who is uploading (set by the app: the signed-in session), recorded to delete a session's
+    #: uploads when it ends; None when there is no login.
+    upload_owner = staticmethod(lambda: None)
+
+    def __init__(self, root: str | Path, max_in_memory: int = 6, upload_retention_hours: float | None = None):
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        _private_folder(self.root)
         self.max_in_memory = max_in_memory
+        if upload_retention_hours is None:
+            upload_retention_hours = float(os.environ.get(RETENTION_ENV) or UPLOAD_RETENTION_HOURS)
+        self.upload_retention_s = upload_retention_hours * 3600
         self._cache: OrderedDict[tuple[str, str], Workspace] = OrderedDict()
         self._lock = threading.Lock()
+        self._swept = 0.0
 
     # -- registering ----------------------------------------------------------------------
 
@@ -176,23 +200,71 @@ class DataStore:
 
     def save_upload(self, filename: str, content: bytes, max_bytes: int) -> Path:
         """Keep an upload server-side under a random name (the browser keeps only that token);
-        refused before it is parsed when empty, too large or not a table file."""
+        refused before it is parsed when empty, too large or not a table file. Readable by the
+        server's user only (0600 in a 0700 folder); deleted after the retention period."""
         if not content:
             raise InputError(f"{filename} is empty")
         if len(content) > max_bytes:
             raise InputError(f"{filename} is {len(content) / 1e6:,.1f} MB; the limit is {max_bytes / 1e6:,.0f} MB")
         if not filename.lower().endswith(UPLOAD_SUFFIXES):
             raise InputError(f"{filename}: upload a CSV or XLSX file")
-        folder = self.root / "uploads"
-        folder.mkdir(exist_ok=True)
+        self.sweep()
+        folder = _private_folder(self.uploads)
         path = folder / f"{uuid.uuid4().hex}{Path(filename).suffix.lower()}"
-        path.write_bytes(content)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+            out.write(content)
+        owner = self.upload_owner()
+        if owner:
+            _private_write(path.with_name(path.name + ".owner"), owner)
         return path
+
+    @property
+    def uploads(self) -> Path:
+        return self.root / "uploads"
+
+    def sweep(self, force: bool = False) -> int:
+        """Delete uploads older than the retention period, with the datasets fitted from them
+        (at most once a minute per process unless ``force``); returns how many were deleted."""
+        now = time.time()
+        if not force and now - self._swept < SWEEP_EVERY_S:
+            return 0
+        self._swept = now
+        expired = [p for p in self._upload_files() if now - p.stat().st_mtime > self.upload_retention_s]
+        for path in expired:
+            self._delete_upload(path)
+        return len(expired)
+
+    def forget(self, owner: str) -> int:
+        """Delete the uploads made in the signed-in session ``owner`` (it ended), with their
+        datasets; returns how many uploads."""
+        mine = [p for p in self._upload_files() if _read(p.with_name(p.name + ".owner")) == owner]
+        for path in mine:
+            self._delete_upload(path)
+        return len(mine)
+
+    def _upload_files(self) -> list[Path]:
+        if not self.uploads.exists():
+            return []
+        return [p for p in self.uploads.iterdir() if p.suffix in UPLOAD_SUFFIXES and p.is_file()]
+
+    def _delete_upload(self, path: Path) -> None:
+        for meta_path in self.root.glob("*/meta.json"):
+            meta = json.loads(_read(meta_path) or "{}")
+            if meta.get("source") == str(path.resolve()):
+                shutil.rmtree(meta_path.parent, ignore_errors=True)
+                with self._lock:
+                    for key in [k for k in self._cache if k[0] == meta_path.parent.name]:
+                        del self._cache[key]
+        for leftover in (path, path.with_name(path.name + ".owner")):
+            leftover.unlink(missing_ok=True)
 
     def add_upload(self, upload: dict, id_column: str | None, features: list[str] | None, owner: str) -> str:
         """Register a saved upload (``inspect_upload``'s facts) for one session, with the id column
         and features the user picked for a customer table; returns the dataset id."""
-        path = self.root / "uploads" / Path(upload["token"]).name
+        path = self.uploads / Path(upload["token"]).name
+        if not path.exists():
+            raise InputError(f"{upload['filename']} is no longer kept on the server (uploads are deleted after "
+                             f"{self.upload_retention_s / 3600:g} hours): upload it again")
         options = LoadOptions()
         if upload["feature_set"] == "table":
             options = options.replace(
@@ -205,8 +277,17 @@ class DataStore:
     # -- fitting and loading --------------------------------------------------------------
 
     def get(self, dataset_id: str, k="auto", owner: str | None = None, progress=None) -> Workspace:
-        """The workspace of ``dataset_id`` fitted with ``k``: from memory, disk, or a new fit."""
+        """The workspace of ``dataset_id`` fitted with ``k``: from memory, disk, or a new fit.
+
+        A fixed ``k`` must lie in the range the dataset's model chooses from (its
+        ``FitOptions.k_range``): a link or a crafted callback cannot start a fit of any cost.
+        """
         meta = self.meta(dataset_id, owner)
+        if str(k) != "auto":
+            low, high = self.get(dataset_id, "auto", owner).bundle.fit_options.k_range
+            if not str(k).isdigit() or not low <= int(k) <= high:
+                raise KOutOfRange(f"k={str(k)[:12]} is outside this model's range: choose k from {low} to {high}")
+            k = str(int(k))
         key = (dataset_id, str(k))
         with self._lock:
             if key in self._cache:
@@ -234,7 +315,10 @@ class DataStore:
     def _fit(self, dataset_id, meta, k, folder: Path, progress) -> Workspace:
         step = progress or (lambda *_: None)
         step(1, "reading and computing features")
-        dataset, saved, fit_options = self._dataset(meta)
+        try:
+            dataset, saved, fit_options = self._dataset(meta)
+        except InputError as exc:
+            raise _named(exc, Path(meta["source"]), meta["label"]) from None
         step(2, "fitting the model")
         if saved is not None and str(k) in ("auto", str(saved.metadata["k"])):
             bundle = saved  # the run's own model: the dashboard shows exactly its segments
@@ -263,6 +347,30 @@ class DataStore:
         return ws
 
 
+def _private_folder(folder: Path) -> Path:
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)  # also a folder made before uploads were private
+    return folder
+
+
+def _private_write(path: Path, text: str) -> None:
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+        out.write(text)
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except OSError:  # deleted meanwhile by another process's sweep
+        return None
+
+
+def _named(exc: InputError, path: Path, filename: str) -> InputError:
+    """The error with the user's file name where the library named the server's copy."""
+    text = str(exc).replace(str(path.resolve()), filename).replace(str(path), filename).replace(path.name, filename)
+    return InputError(text)
+
+
 def _safe(dataset_id: str) -> str:
     if not dataset_id or not all(c.isalnum() or c in "-_" for c in dataset_id):
         raise KeyError(dataset_id)
@@ -273,7 +381,10 @@ def inspect_upload(path: str | Path, filename: str | None = None) -> dict:
     """What an uploaded file holds: its rows, columns, a preview, the numeric columns and the
     data shape the library detects (with the shape's title)."""
     path = Path(path)
-    facts = inspect_input(path)  # read as the fit will read it: no preview that the fit contradicts
+    try:
+        facts = inspect_input(path)  # read as the fit will read it: no preview that the fit contradicts
+    except InputError as exc:
+        raise _named(exc, path, filename or path.name) from None
     return {"token": path.name, "filename": filename or path.name, "rows": facts.rows, "columns": facts.columns,
             "feature_set": facts.feature_set, "shape_title": facts.title, "numeric": facts.numeric,
             "preview": facts.preview.astype(str).to_dict("records")}

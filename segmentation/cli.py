@@ -413,6 +413,7 @@ def cmd_run(args) -> None:
         transactions_table=not args.no_transactions_table,
         publish_to=publish_to,
         progress=None,
+        say=_say,
     )
     _say(*result.dataset.notices)
     report = result.dataset.report
@@ -440,7 +441,9 @@ def cmd_score(args) -> None:
     from .jobs import score
     from .outputs.migration import migration_sankey
 
-    result = score(_database_source(args, required=True), args.model, load_options(args), out_url=args.out_db)
+    result = score(
+        _database_source(args, required=True), args.model, load_options(args), out_url=args.out_db, say=_say
+    )
     _say(*result.notices)
     scope = f"with transactions since {args.since}" if args.since else "in all"
     if not result.customers:

@@ -161,10 +161,12 @@ def run(
     transactions_table: bool = True,
     publish_to: str | None = None,
     progress: bool | None = False,
+    say=None,
 ) -> RunResult:
     """Everything from one input into ``out_dir`` (see :func:`~segmentation.outputs.run_folder.write_run`).
 
-    ``publish_to``: also write the result tables to the database at this URL (see :func:`publish`).
+    ``publish_to``: also write the result tables to the database at this URL (see :func:`publish`;
+    ``say`` is told when that waits for another job's write).
     """
     from tqdm.auto import tqdm
 
@@ -187,18 +189,20 @@ def run(
     steps.update()
     steps.close()
     if publish_to is not None:
-        publish(dataset.customers, segments, bundle, publish_to)
+        publish(dataset.customers, segments, bundle, publish_to, say=say)
     return RunResult(Path(out_dir), bundle, segments, dataset, files)
 
 
-def publish(customers: pd.DataFrame, segments: pd.DataFrame, bundle: Bundle, url: str | None) -> Database:
+def publish(customers: pd.DataFrame, segments: pd.DataFrame, bundle: Bundle, url: str | None, *,
+            say=None) -> Database:
     """Write a run's customer_features, customer_segments and segment_profiles to the database
-    at ``url`` (replacing them), and record the segments in segment_history, in one transaction."""
+    at ``url`` (replacing them), and record the segments in segment_history, in one transaction
+    (one job's write at a time per database; ``say`` is told when it waits)."""
     from .io.database import Database
     from .outputs.migration import now, record_scoring
 
     db = Database(url)
-    with db.connect(create=True) as con:
+    with db.connect(create=True, write=True, say=say) as con:
         db.swap_in(
             con,
             {"customer_features": customers, "customer_segments": segments, "segment_profiles": bundle.segments},
@@ -220,7 +224,8 @@ class ScoreResult:
     notices: list[str] = field(default_factory=list)
 
 
-def score(source, model_dir, options: LoadOptions | None = None, *, out_url: str | None = None) -> ScoreResult:
+def score(source, model_dir, options: LoadOptions | None = None, *, out_url: str | None = None,
+          say=None) -> ScoreResult:
     """Re-aggregate the customers with new rows in ``source`` and assign them with a saved model.
 
     The input is read as the model's training data was (:meth:`Bundle.load_options`: its
@@ -238,6 +243,10 @@ def score(source, model_dir, options: LoadOptions | None = None, *, out_url: str
         that day; ``as_of``, ``max_rejected_share``, ``mapping``, ...).
     out_url : str, optional
         Where the tables are (default: the source's database).
+    say : callable, optional
+        Told (one line) when the write waits for another job writing to the same database;
+        default a log warning. Jobs started together write one after the other, so the keyed
+        replacement of rows never duplicates a customer.
     """
     from .book.bundle import Bundle
     from .io.database import Database
@@ -253,7 +262,7 @@ def score(source, model_dir, options: LoadOptions | None = None, *, out_url: str
             db, version, 0, pd.DataFrame(columns=HISTORY_COLUMNS), pd.DataFrame(), report, dataset.notices
         )
     assigned = bundle.assign(customers)
-    with db.connect(create=True) as con:
+    with db.connect(create=True, write=True, say=say) as con:
         db.upsert(con, "customer_features", customers)
         db.upsert(con, "customer_segments", assigned)
         changed = record_scoring(db, con, assigned, version, now())

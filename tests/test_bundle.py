@@ -75,3 +75,38 @@ def test_untrusted_types_in_the_model_file_are_refused(tmp_path, bundle_and_data
     sio.dump(FunctionTransformer(func=json.loads), folder / "model.skops")
     with pytest.raises(BundleError, match="types this version does not trust: json.loads"):
         Bundle.load(folder)
+
+
+@pytest.mark.parametrize("damage", ["pickle", "truncated", "text"])
+def test_a_model_file_that_is_not_a_skops_archive_is_one_line(tmp_path, bundle_and_data, damage):
+    import pickle
+
+    bundle, _ = bundle_and_data
+    folder = bundle.save(tmp_path / "model")
+    path = folder / "model.skops"
+    if damage == "pickle":  # a pickle renamed to model.skops
+        path.write_bytes(pickle.dumps(bundle.pipeline))
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    else:
+        path.write_text("not a model\n")
+    with pytest.raises(BundleError, match=r"model\.skops is not a skops model file") as info:
+        Bundle.load(folder)
+    assert "\n" not in str(info.value)
+
+
+def test_a_damaged_model_file_exits_2_in_the_cli(tmp_path, bundle_and_data, demo_csv):
+    import subprocess
+    import sys
+
+    bundle, _ = bundle_and_data
+    folder = bundle.save(tmp_path / "model")
+    (folder / "model.skops").write_bytes((folder / "model.skops").read_bytes()[:100])
+    proc = subprocess.run(
+        [sys.executable, "-m", "segmentation", "assign", str(demo_csv), "--model", str(folder),
+         "--out", str(tmp_path / "a.csv")],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "model.skops is not a skops model file" in proc.stderr

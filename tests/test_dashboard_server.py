@@ -44,13 +44,16 @@ def test_every_request_needs_a_login_when_users_are_configured(tmp_path, small_d
     add_user(path, "alice", "correct horse")
     app = create_app(small_demo, store_dir=tmp_path / "store", users=load_users(path))
     client = app.server.test_client()
-    for url in ("/", "/_dash-layout", "/_dash-dependencies", "/assets/style.css"):
+    for url in ("/_dash-layout", "/_dash-dependencies"):
         assert client.get(url).status_code == 401, url
+    assert client.get("/").status_code == 302  # to the sign-in page
     body = {"output": "kpi-customers.children", "outputs": {"id": "kpi-customers", "property": "children"}, "inputs": [], "changedPropIds": []}
     assert client.post("/_dash-update-component", json=body).status_code == 401
-    assert client.get("/", headers=basic("alice", "wrong")).status_code == 401
-    assert client.get("/", headers=basic("alice", "correct horse")).status_code == 200
-    assert client.get("/_dash-layout", headers=basic("alice", "correct horse")).status_code == 200
+    assert client.post("/login", data={"name": "alice", "password": "wrong"}).status_code == 401
+    assert client.get("/", headers=basic("alice", "correct horse")).status_code == 302  # no basic auth
+    assert client.post("/login", data={"name": "alice", "password": "correct horse"}).status_code == 302
+    assert client.get("/").status_code == 200
+    assert client.get("/_dash-layout").status_code == 200
 
 
 def test_page_assets_are_served_by_the_app_itself(tmp_path, small_demo):

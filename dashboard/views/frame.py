@@ -7,6 +7,7 @@ link opens the same view.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import TYPE_CHECKING
 
@@ -18,10 +19,12 @@ from segmentation.errors import InputError
 
 from .. import ids
 from ..filters import parse_query, state_for
-from ..store import DEMO_ID, DataStore, Workspace
+from ..store import DEMO_ID, DataStore, KOutOfRange, Workspace
 
 if TYPE_CHECKING:
     from . import Settings
+
+log = logging.getLogger("dashboard")
 
 
 def workspace(store: DataStore, ready: dict | None, session: str | None) -> Workspace:
@@ -123,8 +126,16 @@ def register(app, store: DataStore, settings: Settings) -> None:
         except KeyError:
             return dict(ready={"dataset": DEMO_ID, "k": "auto"}, alert_open=True, alert_color="warning",
                         alert="That dataset is not available in this browser session; showing the demo.")
+        except KOutOfRange as exc:
+            shown = no_update if ready else {"dataset": dataset, "k": "auto"}  # a link: show the automatic k
+            return dict(ready=shown, alert=f"{exc}.", alert_open=True, alert_color="warning")
         except InputError as exc:
             return dict(ready=no_update, alert=f"Could not fit k={k}: {exc}", alert_open=True, alert_color="danger")
+        except Exception as exc:  # noqa: BLE001 - whatever broke, the page says so and offers a retry
+            log.exception("preparing %s k=%s failed", dataset, k)
+            return dict(ready=no_update, alert_open=True, alert_color="danger",
+                        alert=[f"Preparing the model failed ({type(exc).__name__}). ",
+                               html.A("Retry", href=search or "?", className="alert-link")])
         return dict(unchanged, ready=wanted)
 
     @app.callback(

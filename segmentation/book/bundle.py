@@ -20,6 +20,8 @@ import datetime as dt
 import hashlib
 import json
 import platform
+import zipfile
+import zlib
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import metadata as importlib_metadata
@@ -305,10 +307,24 @@ class Bundle:
 
 def _load_skops(path: Path):
     """Load a skops file, refusing any type outside :data:`TRUSTED_TYPES` and skops' defaults."""
-    untrusted = set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES)
+    try:
+        untrusted = set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES)
+    except NOT_AN_ARCHIVE as exc:  # a renamed pickle, a truncated copy, any other file
+        raise BundleError(f"{path} is not a skops model file ({_reason(exc)}): copy the model folder again or refit") from None
     if untrusted:
         raise BundleError(f"{path} holds types this version does not trust: {', '.join(sorted(untrusted))}")
-    return sio.load(path, trusted=TRUSTED_TYPES)
+    try:
+        return sio.load(path, trusted=TRUSTED_TYPES)
+    except NOT_AN_ARCHIVE as exc:  # a readable directory over damaged members
+        raise BundleError(f"{path} is not a skops model file ({_reason(exc)}): copy the model folder again or refit") from None
+
+
+#: What reading a file that is not a whole skops archive raises (zipfile, zlib, json, skops' schema).
+NOT_AN_ARCHIVE = (zipfile.BadZipFile, zlib.error, EOFError, KeyError, ValueError, OSError)
+
+
+def _reason(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0] or type(exc).__name__
 
 
 def check_compatible(meta: dict, folder: Path | str = "model") -> None:

@@ -14,8 +14,11 @@ A URL is only ever shown with its password masked.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import logging
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +35,17 @@ from .sql_runner import SqlEngine, aggregate
 #: Environment variable holding the database URL when --db is not given.
 URL_ENV = "SEGMENTATION_DB_URL"
 SUPPORTED = ("postgresql", "sqlite", "duckdb")
+#: Said once when a job's write waits for another job's (see :meth:`Database.connect`).
+WAITING = "waiting for another scoring of this database"
+#: The PostgreSQL advisory lock of this package's write transactions (any fixed bigint).
+WRITE_LOCK_KEY = 0x5E6_5C0E
+#: How long a SQLite connection waits for another's lock before giving up.
+WAIT_SECONDS = 3600
+
+log = logging.getLogger("segmentation")
+# One lock file descriptor per DuckDB file per process: connections of one process share it.
+_FILE_LOCKS: dict[str, list] = {}
+_FILE_LOCKS_GUARD = threading.Lock()
 
 
 def quote_table(name: str) -> str:
@@ -106,25 +120,56 @@ class Database:
     # -- connections ---------------------------------------------------------------------
 
     @contextmanager
-    def connect(self, create: bool = False) -> Iterator:
+    def connect(self, create: bool = False, *, write: bool = False, say=None) -> Iterator:
         """A DB-API connection inside one transaction: committed at the end, rolled back on error.
 
         ``create`` allows a SQLite or DuckDB file that does not exist yet (for writing).
+        ``write``: a transaction that writes results; such transactions of this package run one
+        at a time per database (a PostgreSQL advisory lock, SQLite's ``BEGIN IMMEDIATE``), so two
+        jobs started together never interleave their replace-by-key writes. A DuckDB file, which
+        only one process may open at a time, is always opened under a lock file. When it has to
+        wait, ``say`` (default: a log warning) is told :data:`WAITING` once.
         """
-        con = self._open(create)
-        try:
-            yield con
-            con.commit()
-        except Exception as exc:
-            with contextlib.suppress(Exception):  # a dead connection cannot roll back; keep the cause
-                con.rollback()
-            if isinstance(exc, InputError) or not _is_driver_error(exc):
-                raise
-            raise self.error("database error in", exc) from None
-        finally:
-            con.close()
+        say = say or log.warning
+        with self._file_lock(say) if self.dialect == "duckdb" else contextlib.nullcontext():
+            con = self._open(create, write, say)
+            try:
+                yield con
+                con.commit()
+            except Exception as exc:
+                with contextlib.suppress(Exception):  # a dead connection cannot roll back; keep the cause
+                    con.rollback()
+                if isinstance(exc, InputError) or not _is_driver_error(exc):
+                    raise
+                raise self.error("database error in", exc) from None
+            finally:
+                con.close()
 
-    def _open(self, create: bool):
+    @contextmanager
+    def _file_lock(self, say):
+        """Hold ``<file>.lock`` (shared by this process's connections) while a DuckDB file is open."""
+        path = str(Path(self.url.database or "").resolve()) + ".lock"
+        with _FILE_LOCKS_GUARD:
+            held = _FILE_LOCKS.get(path)
+            if held is None:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    say(WAITING)
+                    fcntl.flock(fd, fcntl.LOCK_EX)  # until the other process closes the file
+                held = _FILE_LOCKS[path] = [fd, 0]
+            held[1] += 1
+        try:
+            yield
+        finally:
+            with _FILE_LOCKS_GUARD:
+                held[1] -= 1
+                if held[1] == 0:
+                    del _FILE_LOCKS[path]
+                    os.close(held[0])  # releases the lock
+
+    def _open(self, create: bool, write: bool = False, say=None):
         if self.dialect == "postgresql":
             import psycopg
             from sqlalchemy import create_engine
@@ -136,9 +181,14 @@ class Database:
             url = self.url.set(query=query)
             args, kwargs = create_engine(url).dialect.create_connect_args(url)
             try:
-                return psycopg.connect(*args, **kwargs)
+                con = psycopg.connect(*args, **kwargs)
             except psycopg.Error as exc:
                 raise self.error("cannot connect to", exc) from None
+            # The lock is held until this transaction ends (commit, rollback or a dropped connection).
+            if write and not con.execute("SELECT pg_try_advisory_xact_lock(%s)", [WRITE_LOCK_KEY]).fetchone()[0]:
+                say(WAITING)
+                con.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK_KEY])
+            return con
         path = self.url.database
         if not path or path == ":memory:":
             raise InputError(f"{self}: give a database file, e.g. {self.dialect}:///path/to/file")
@@ -147,8 +197,18 @@ class Database:
         try:
             if self.dialect == "sqlite":
                 # Autocommit mode with an explicit BEGIN: DDL too runs inside the transaction.
-                con = sqlite3.connect(path, isolation_level=None)
-                con.execute("BEGIN")
+                con = sqlite3.connect(path, isolation_level=None, timeout=0)
+                if not write:
+                    con.execute(f"PRAGMA busy_timeout = {WAIT_SECONDS * 1000}")
+                    con.execute("BEGIN")
+                    return con
+                try:  # IMMEDIATE: the write lock now, not at the first write
+                    con.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError:
+                    say(WAITING)
+                    con.execute(f"PRAGMA busy_timeout = {WAIT_SECONDS * 1000}")
+                    con.execute("BEGIN IMMEDIATE")
+                con.execute(f"PRAGMA busy_timeout = {WAIT_SECONDS * 1000}")
                 return con
             con = connect_duckdb(path)
             con.begin()
@@ -169,7 +229,10 @@ class Database:
     def columns(self, con, relation: str) -> list[str]:
         """Column names of a relation (a table name already quoted, or a subquery)."""
         # con.execute, not a cursor: a DuckDB cursor is a second connection, outside the transaction.
-        return [d[0] for d in con.execute(f"SELECT * FROM {relation} AS relation WHERE 1 = 0").description]
+        result = con.execute(f"SELECT * FROM {relation} AS relation WHERE 1 = 0")
+        names = [d[0] for d in result.description]
+        result.fetchall()  # finished: DuckDB refuses register() while a result is open
+        return names
 
     def has_table(self, con, name: str) -> bool:
         if self.dialect == "postgresql":
@@ -215,7 +278,7 @@ class Database:
 
     def replace_tables(self, tables: dict[str, pd.DataFrame], index_on: str = "customer_id") -> None:
         """Replace ``tables`` together in one transaction (see :meth:`swap_in`)."""
-        with self.connect(create=True) as con:
+        with self.connect(create=True, write=True) as con:
             self.swap_in(con, tables, index_on)
 
     def swap_in(self, con, tables: dict[str, pd.DataFrame], index_on: str = "customer_id") -> None:
