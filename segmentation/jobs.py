@@ -48,7 +48,7 @@ def load_dataset(source, options: LoadOptions | None = None, **changes) -> Datas
         ``options`` is how it was read, for the model to keep.
     """
     options = (options or LoadOptions()).replace(**changes)
-    with open_source(source) as src:
+    with open_source(source, options) as src:
         if options.feature_set == "auto":
             chosen, reason = shapes.detect(src.columns(), options.mapping)
             reason = f"detected: {reason}"
@@ -56,7 +56,7 @@ def load_dataset(source, options: LoadOptions | None = None, **changes) -> Datas
             chosen, reason = shapes.get(options.feature_set), "set with --feature-set"
         dataset = chosen.load(src, options)
     dataset.reason = reason
-    dataset.notices.insert(0, f"feature set: {chosen.name} ({chosen.headline(dataset)}); {reason}")
+    dataset.notices[:0] = [f"feature set: {chosen.name} ({chosen.headline(dataset)}); {reason}", *src.notices]
     return dataset
 
 
@@ -73,6 +73,7 @@ class InputFacts:
     roles: dict[str, str | None]
     numeric: list[str]
     preview: pd.DataFrame
+    notices: list[str] = field(default_factory=list)
 
 
 def inspect_input(source, options: LoadOptions | None = None, preview_rows: int = 5) -> InputFacts:
@@ -82,7 +83,7 @@ def inspect_input(source, options: LoadOptions | None = None, preview_rows: int 
     from .shapes.table import numeric_columns
 
     options = options or LoadOptions()
-    with open_source(source) as src:
+    with open_source(source, options) as src:
         columns = src.columns()
         if options.feature_set == "auto":
             shape, reason = shapes.detect(columns, options.mapping)
@@ -101,6 +102,7 @@ def inspect_input(source, options: LoadOptions | None = None, preview_rows: int 
         roles=match_roles(columns, options.mapping),
         numeric=numeric_columns(frame, options.mapping),
         preview=frame.head(preview_rows),
+        notices=list(src.notices),
     )
 
 
@@ -163,7 +165,7 @@ def run(
     from tqdm.auto import tqdm
 
     steps = tqdm(total=3, desc="segmentation", disable=None if progress is None else not progress, leave=False)
-    with open_source(source) as src:
+    with open_source(source, load) as src:
         steps.set_postfix_str("features")
         dataset = load_dataset(src, load)
         steps.update()

@@ -26,6 +26,7 @@ import pandas as pd
 from ..errors import InputError
 from ..options import LoadOptions
 from .columns import quote_identifier
+from .files import check_names
 from .sources import Source, connect_duckdb
 from .sql_runner import SqlEngine, aggregate
 
@@ -356,6 +357,11 @@ class DatabaseSource(Source):
             if not _is_driver_error(exc):
                 raise
             raise db.error(f"cannot read {'table ' + repr(self.table) if self.table else '--query'} from", exc) from None
+        try:
+            check_names(self._columns, f"{self} in {db}")
+        except InputError:
+            self._stack.close()
+            raise
         db.execute(con, f"CREATE TEMPORARY VIEW source AS SELECT * FROM {self.relation} AS input")
         self._con = con
 
