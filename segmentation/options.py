@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from .errors import InputError
 
 #: The data shapes (see :mod:`segmentation.shapes`), in the order detection tries them.
-SHAPES = ("transactions", "purchases", "creditcard", "ecommerce", "table")
+SHAPES = ("transactions", "purchases", "features", "creditcard", "ecommerce", "table")
 #: Clustering algorithms (see :mod:`segmentation.model.algorithms`).
 ALGORITHMS = ("auto", "kmeans", "minibatch", "gmm", "hdbscan")
 #: ``algorithm="auto"`` uses MiniBatchKMeans above this many customers, KMeans up to it.
