@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import io
 import re
 import shutil
 import tempfile
@@ -60,6 +61,11 @@ def _open_bytes(path: Path):
     return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
 
 
+def text_lines(path: Path) -> io.TextIOWrapper:
+    """A (UTF-8, maybe gzip-compressed) CSV opened as text, its line endings as written."""
+    return io.TextIOWrapper(_open_bytes(path), encoding="utf-8", errors="replace", newline="")
+
+
 def _scan(path: Path) -> tuple[str | None, list[str]]:
     """One pass over the bytes: where they first are not UTF-8 (None when they all are), and
     the kinds of line ending found (CRLF, LF, CR). About 0.1 s per 100 MB: ASCII chunks skip
@@ -96,10 +102,19 @@ def _scan(path: Path) -> tuple[str | None, list[str]]:
     return f"byte 0x{bad[1]:02X} on line {line:,}", sorted(kinds)
 
 
+#: Files that are no CSV, by their first bytes.
+_NOT_TEXT = {b"PK\x03\x04": "an XLSX workbook (or another zip file): name it .xlsx",
+             b"\xd0\xcf\x11\xe0": "an old Excel (.xls) workbook: save it as .xlsx or CSV",
+             b"%PDF": "a PDF document, not a table", b"PAR1": "a Parquet file: name it .parquet"}
+
+
 def prepare_csv(path: Path, encoding: str | None = None) -> Prepared:
     """``path`` as DuckDB can read it (see the module docstring)."""
     with _open_bytes(path) as f:
-        head = f.read(4)
+        head = f.read(4096)
+    kind = next((what for magic, what in _NOT_TEXT.items() if head.startswith(magic)), None)
+    if kind is not None:
+        raise InputError(f"cannot read {path.name} as CSV: it is {kind}")
     notices = []
     if encoding:
         try:
@@ -173,6 +188,38 @@ def check_names(names: list, where: str) -> None:
             "which one to use cannot be known: rename or delete one (names are compared ignoring case "
             "and spaces at the ends)"
         )
+
+
+_DELIMITERS = (",", ";", "\t", "|")
+
+
+def header_delimiter(path: Path) -> str | None:
+    """The separator of a (UTF-8) CSV as its first line shows it: the candidate found most
+    often outside quotes; None when none is (one column, or a title line to sniff past)."""
+    with text_lines(path) as f:
+        first = next((line for line in f if line.strip()), "")
+    bare = re.sub(r'"[^"]*"', "", first)
+    counts = {d: bare.count(d) for d in _DELIMITERS}
+    best = max(counts.values())
+    winners = [d for d, n in counts.items() if n == best]
+    return winners[0] if best > 0 and len(winners) == 1 else None
+
+
+def ragged_row(path: Path, delimiter: str, name: str) -> InputError | None:
+    """The first row of a CSV whose number of fields is not the header's, as an InputError."""
+    import csv
+
+    with text_lines(path) as f:
+        rows = (row for row in csv.reader(f, delimiter=delimiter) if any(cell.strip() for cell in row))
+        header = next(rows, None)
+        for row in rows:
+            if header is not None and len(row) != len(header):
+                example = delimiter.join(row)[:60]
+                return InputError(
+                    f"cannot read {name}: a row has {len(row)} fields where the header has {len(header)}, "
+                    f"e.g. {example!r} (a separator inside a value that is not quoted?): quote that value or fix the row"
+                )
+    return None
 
 
 def read_error(exc: Exception, name: str) -> InputError | None:

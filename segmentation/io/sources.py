@@ -25,12 +25,14 @@ import pandas as pd
 from ..errors import InputError
 from ..options import LoadOptions
 from .columns import quote_identifier
-from .files import check_names, prepare_csv, read_error, read_workbook
+from .files import check_names, header_delimiter, prepare_csv, ragged_row, read_error, read_workbook, text_lines
 from .sql_runner import SqlEngine, aggregate, checked_rows_sql
 
 #: Environment variable capping DuckDB's memory (e.g. "1GB"): big inputs then spill to disk.
 MEMORY_LIMIT_ENV = "SEGMENTATION_DUCKDB_MEMORY_LIMIT"
 ENGINES = ("duckdb", "sqlite")
+#: Title lines above a CSV's header that are skipped (with a notice).
+MAX_TITLE_LINES = 5
 CHECKED_COLUMNS = ["customer_id", "txn_date", "amount", "repayment_date", "due_date"]
 
 
@@ -201,12 +203,7 @@ class FileSource(_LocalSource):
             elif suffix in (".csv", ".txt", ".tsv", ".csv.gz", ".txt.gz", ".tsv.gz", ".gz", ""):
                 self._prepared = prepare_csv(path, self.encoding)
                 self.notices = list(self._prepared.notices)
-                literal = _path_literal(self._prepared.path)
-                options = "all_varchar = true, normalize_names = false"
-                con.execute(f"CREATE TEMP VIEW source AS SELECT * FROM read_csv({literal}, header = true, {options})")
-                # DuckDB renames a repeated header name (amount, amount_1): the header as written.
-                header = con.execute(f"SELECT * FROM read_csv({literal}, header = false, {options}) LIMIT 1").fetchone()
-                check_names(list(header or ()), path.name)
+                self._view_csv(con)
             else:
                 raise InputError(f"cannot read {path.name}: expected a CSV, Parquet or XLSX file, got '{suffix}'")
             self.columns()
@@ -218,6 +215,38 @@ class FileSource(_LocalSource):
                 raise error from None
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InputError(f"cannot read {path.name} as a table: {first}") from None
+
+    def _view_csv(self, con) -> None:
+        literal = _path_literal(self._prepared.path)
+        # The separator as the header shows it: DuckDB's sniffer, left alone, may take one odd
+        # row for the dialect and skip every row above it.
+        delimiter = header_delimiter(self._prepared.path)
+        dialect = "" if delimiter is None else f", delim = {_path_literal(Path(delimiter))}"
+        try:
+            skip = self._title_lines(con, literal, dialect)
+            options = f"all_varchar = true, normalize_names = false, skip = {skip}{dialect}"
+            con.execute(f"CREATE TEMP VIEW source AS SELECT * FROM read_csv({literal}, header = true, {options})")
+            # DuckDB renames a repeated header name (amount, amount_1): the header as written.
+            header = con.execute(f"SELECT * FROM read_csv({literal}, header = false, {options}) LIMIT 1").fetchone()
+        except duckdb.Error:
+            error = ragged_row(self._prepared.path, delimiter, self.path.name) if delimiter else None
+            if error is None:
+                raise
+            raise error from None
+        check_names(list(header or ()), self.path.name)
+
+    def _title_lines(self, con, literal: str, dialect: str) -> int:
+        """Lines above the header that DuckDB's sniffer would skip: a few title lines of a
+        report are skipped, with a notice; more are never skipped (it would drop the rows
+        above one odd row without a word: that row's error is shown instead)."""
+        skip = int(con.execute(f"SELECT SkipRows FROM sniff_csv({literal}{dialect})").fetchone()[0] or 0)
+        if not 0 < skip <= MAX_TITLE_LINES:
+            return 0
+        with text_lines(self._prepared.path) as f:
+            first = f.readline().strip()
+        self.notices.append(f"{self.path.name}: the first {skip} line{'s' if skip > 1 else ''} (e.g. {first[:40]!r}) "
+                            "are not part of the table, skipped")
+        return skip
 
     def _close(self) -> None:
         super()._close()
