@@ -25,7 +25,15 @@ import pandas as pd
 from ..errors import InputError
 from ..options import LoadOptions
 from .columns import quote_identifier
-from .files import check_names, header_delimiter, prepare_csv, ragged_row, read_error, read_workbook, text_lines
+from .files import (
+    check_names,
+    header_delimiter,
+    prepare_csv,
+    ragged_row,
+    read_error,
+    read_workbook,
+    text_lines,
+)
 from .sql_runner import SqlEngine, aggregate, checked_rows_sql
 
 #: Environment variable capping DuckDB's memory (e.g. "1GB"): big inputs then spill to disk.
