@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -358,7 +359,9 @@ class DatabaseSource(Source):
                 raise
             raise db.error(f"cannot read {'table ' + repr(self.table) if self.table else '--query'} from", exc) from None
         try:
-            check_names(self._columns, f"{self} in {db}")
+            # (SQLite names the second of two equal names in a query "amount:1")
+            names = [re.sub(r":\d+$", "", c) if db.dialect == "sqlite" else c for c in self._columns]
+            check_names(names, f"{self} in {db}")
         except InputError:
             self._stack.close()
             raise

@@ -188,7 +188,7 @@ def _day_sql(v: str, pattern: DatePattern, dialect: str) -> str:
         year = f"(CASE WHEN {year} < 69 THEN 2000 + {year} ELSE 1900 + {year} END)"
     if pattern.month_name:
         at = f"strpos('{_MONTHS}', lower(left({group(pattern.month)}, 3)))"
-        month = f"(CASE WHEN {at} % 3 = 1 THEN ({at} + 2) / 3 END)"
+        month = f"(CASE WHEN {at} % 3 = 1 THEN CAST(({at} + 2) / 3 AS INTEGER) END)"
     else:
         month = f"TRY_CAST({group(pattern.month)} AS INTEGER)" if dialect == "duckdb" else f"CAST(NULLIF({group(pattern.month)}, '') AS integer)"
     day = f"TRY_CAST({group(pattern.day)} AS INTEGER)" if dialect == "duckdb" else f"CAST(NULLIF({group(pattern.day)}, '') AS integer)"

@@ -337,7 +337,8 @@ def _parse_columns(frame: pd.DataFrame, id_col: str, notices: list[str]):
         values = pd.to_numeric(text.where(given), errors="coerce")
         bad = given & values.isna()
         if given.sum() and bad.sum() <= 0.05 * given.sum():
-            whole = values.notna().all() and (values % 1 == 0).all()
+            finite = np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
+            whole = values.notna().all() and finite.all() and (values % 1 == 0).all()
             numeric[name] = values.astype("int64" if whole else float)  # "19" stays 19, not 19.0
             if bad.any():
                 not_numbers[name] = bad
