@@ -42,7 +42,8 @@ def _data_options(p: argparse.ArgumentParser, model_options: bool = True, from_m
         default="auto",
         choices=["auto", *SHAPES],
         help="force how the input is read: transactions (loans with repayments), purchases "
-        "(a purchase log: RFM), creditcard (CC GENERAL), ecommerce (customer table of an "
+        "(a purchase log: RFM), features (this product's per-customer features of either), "
+        "creditcard (CC GENERAL), ecommerce (customer table of an "
         "online shop), table (any table); default: detected from the columns",
     )
     g.add_argument(
