@@ -198,8 +198,8 @@ def _day_sql(v: str, pattern: DatePattern, dialect: str) -> str:
 
 
 def duckdb_functions(date_format: str | None, decimal: str | None, thousands: str | None) -> str:
-    """Macros ``seg_day(text)`` (day number) and ``seg_number(text)`` (a double: NaN for the
-    words nan and inf, inf beyond a double) for the DuckDB staging."""
+    """Macros ``seg_day(text)`` (day number) and ``seg_number(text)`` (a double, maybe NaN or
+    infinite: the staging tells the word inf from a number beyond a double) for the DuckDB staging."""
     day = "CAST(date_diff('day', DATE '1970-01-01', TRY_CAST(TRY_CAST(v AS TIMESTAMP) AS DATE)) AS INTEGER)"
     if date_format:  # ISO dates still read: they have one reading
         day = f"COALESCE({_day_sql('v', date_pattern(date_format), 'duckdb')}, {day})"
@@ -207,11 +207,7 @@ def duckdb_functions(date_format: str | None, decimal: str | None, thousands: st
     if not decimal or decimal == ".":
         # Plain numbers (nearly all) skip the clean-up.
         number = f"COALESCE(TRY_CAST(v AS DOUBLE), {number})"
-    return (
-        f"CREATE OR REPLACE TEMP MACRO seg_day(v) AS {day};\n"
-        f"CREATE OR REPLACE TEMP MACRO seg_number(v) AS (CASE WHEN isinf({number}) AND contains(lower(v), 'inf') "
-        f"THEN CAST('nan' AS DOUBLE) ELSE {number} END);\n"
-    )
+    return f"CREATE OR REPLACE TEMP MACRO seg_day(v) AS {day};\nCREATE OR REPLACE TEMP MACRO seg_number(v) AS {number};\n"
 
 
 def postgres_functions(date_format: str | None, decimal: str | None, thousands: str | None) -> str:

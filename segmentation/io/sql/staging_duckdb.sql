@@ -26,18 +26,19 @@ WITH typed AS (
         seg_day(CAST({txn_date} AS VARCHAR)) AS txn_day,
         seg_number(CAST({amount} AS VARCHAR)) AS amount_value,
         seg_day(NULLIF(TRIM(CAST({repayment_date} AS VARCHAR)), '')) AS repay_day,
-        seg_day(NULLIF(TRIM(CAST({due_date} AS VARCHAR)), '')) AS due_day
+        seg_day(NULLIF(TRIM(CAST({due_date} AS VARCHAR)), '')) AS due_day,
+        regexp_matches(CAST({customer_id} AS VARCHAR), '[[:cntrl:]]') AS has_control
     FROM {source}
 )
 SELECT
-    CASE WHEN regexp_matches(customer_id_raw, '[[:cntrl:]]')
-         THEN NULLIF(TRIM(regexp_replace(customer_id_raw, '[[:cntrl:]]', '', 'g')), '')
+    CASE WHEN has_control THEN NULLIF(TRIM(regexp_replace(customer_id_raw, '[[:cntrl:]]', '', 'g')), '')
          ELSE NULLIF(TRIM(customer_id_raw), '') END AS customer_id,
     txn_day,
     CASE WHEN isfinite(amount_value) AND abs(amount_value) < 1e15 THEN amount_value END AS amount,
     repay_day, due_day,
     txn_date_raw, amount_raw, repayment_date_raw, due_date_raw, copy_no, row_hash,
-    CASE WHEN isnan(amount_value) THEN 'amount_not_finite'
-         WHEN NOT isfinite(amount_value) OR abs(amount_value) >= 1e15 THEN 'amount_too_large' END AS amount_issue,
-    CASE WHEN regexp_matches(customer_id_raw, '[[:cntrl:]]') THEN 1 ELSE 0 END AS id_cleaned
+    CASE WHEN isfinite(amount_value) AND abs(amount_value) < 1e15 THEN NULL
+         WHEN isnan(amount_value) OR contains(lower(amount_raw), 'inf') THEN 'amount_not_finite'
+         WHEN amount_value IS NOT NULL THEN 'amount_too_large' END AS amount_issue,
+    CASE WHEN has_control THEN 1 ELSE 0 END AS id_cleaned
 FROM typed
