@@ -32,7 +32,7 @@ from segmentation.shapes.rfm import rfm_scores
 
 DEMO_ID = "demo"
 EXPORT_TABLE = "customer_segments"
-UPLOAD_SUFFIXES = (".csv", ".xlsx", ".parquet", ".txt")
+UPLOAD_SUFFIXES = (".csv", ".xlsx", ".parquet", ".txt", ".tsv", ".gz")
 #: Hours an upload (and what was fitted from it) is kept; ``$DASHBOARD_UPLOAD_RETENTION_HOURS``.
 UPLOAD_RETENTION_HOURS = 24.0
 RETENTION_ENV = "DASHBOARD_UPLOAD_RETENTION_HOURS"
@@ -258,14 +258,17 @@ class DataStore:
         for leftover in (path, path.with_name(path.name + ".owner")):
             leftover.unlink(missing_ok=True)
 
-    def add_upload(self, upload: dict, id_column: str | None, features: list[str] | None, owner: str) -> str:
+    def add_upload(self, upload: dict, id_column: str | None, features: list[str] | None, owner: str,
+                   options: LoadOptions | None = None) -> str:
         """Register a saved upload (``inspect_upload``'s facts) for one session, with the id column
-        and features the user picked for a customer table; returns the dataset id."""
+        and features the user picked for a customer table; returns the dataset id. ``options``:
+        how to read it (encoding, sheet, date format, decimal and thousands separators), by
+        default those the upload was inspected with."""
         path = self.uploads / Path(upload["token"]).name
         if not path.exists():
             raise InputError(f"{upload['filename']} is no longer kept on the server (uploads are deleted after "
                              f"{self.upload_retention_s / 3600:g} hours): upload it again")
-        options = LoadOptions()
+        options = options or LoadOptions.from_dict(upload.get("options") or {})
         if upload["feature_set"] == "table":
             options = options.replace(
                 feature_set="table",
@@ -377,17 +380,20 @@ def _safe(dataset_id: str) -> str:
     return dataset_id
 
 
-def inspect_upload(path: str | Path, filename: str | None = None) -> dict:
+def inspect_upload(path: str | Path, filename: str | None = None, options: LoadOptions | None = None) -> dict:
     """What an uploaded file holds: its rows, columns, a preview, the numeric columns and the
-    data shape the library detects (with the shape's title)."""
+    data shape the library detects (with the shape's title), and how it was read (``notices``:
+    an encoding detected, the sheet chosen); ``options`` (kept for the fit) say how to read it."""
     path = Path(path)
+    options = options or LoadOptions()
     try:
-        facts = inspect_input(path)  # read as the fit will read it: no preview that the fit contradicts
+        facts = inspect_input(path, options)  # read as the fit will read it: no preview that the fit contradicts
     except InputError as exc:
         raise _named(exc, path, filename or path.name) from None
     return {"token": path.name, "filename": filename or path.name, "rows": facts.rows, "columns": facts.columns,
             "feature_set": facts.feature_set, "shape_title": facts.title, "numeric": facts.numeric,
-            "preview": facts.preview.astype(str).to_dict("records")}
+            "preview": facts.preview.astype(str).to_dict("records"), "notices": facts.notices,
+            "options": options.to_dict()}
 
 
 def export_bytes(frame: pd.DataFrame, suffix: str) -> bytes:

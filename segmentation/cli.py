@@ -42,7 +42,8 @@ def _data_options(p: argparse.ArgumentParser, model_options: bool = True, from_m
         default="auto",
         choices=["auto", *SHAPES],
         help="force how the input is read: transactions (loans with repayments), purchases "
-        "(a purchase log: RFM), creditcard (CC GENERAL), ecommerce (customer table of an "
+        "(a purchase log: RFM), features (this product's per-customer features of either), "
+        "creditcard (CC GENERAL), ecommerce (customer table of an "
         "online shop), table (any table); default: detected from the columns",
     )
     g.add_argument(
@@ -77,6 +78,27 @@ def _data_options(p: argparse.ArgumentParser, model_options: bool = True, from_m
         + ("; a model fitted with caps always caps new data to its own" if from_model else "; default: no capping"),
     )
     g.add_argument("--rfm-rules", help="YAML table from RFM scores to named RFM segments (default: built in)")
+    g.add_argument(
+        "--encoding",
+        help="text encoding of a CSV file, e.g. cp1252 (Excel on Windows), latin-1, utf-16 "
+        "(default: UTF-8, or detected)",
+    )
+    g.add_argument("--sheet", help="the sheet of an XLSX workbook to read: its name or number (default: the largest)")
+    g.add_argument(
+        "--date-format",
+        metavar="FORMAT",
+        help="how dates are written when not YYYY-MM-DD, e.g. %%d/%%m/%%Y or %%d-%%b-%%Y "
+        "(default: ISO, or day/month order when the data allows only one)",
+    )
+    g.add_argument(
+        "--decimal", choices=[".", ","], help="decimal separator of amounts (default: ., or , when every amount uses it)"
+    )
+    g.add_argument(
+        "--thousands",
+        choices=[",", ".", " ", "'"],
+        help="thousands separator of amounts (default: , or . where it groups digits by three); "
+        "currency symbols are always stripped",
+    )
     if model_options:
         g.add_argument(
             "--features", help="comma-separated features to cluster on (default: the feature set's)"
@@ -249,6 +271,11 @@ def load_options(args) -> LoadOptions:
         rfm_rules=args.rfm_rules,
         engine=getattr(args, "engine", None),
         since=getattr(args, "since", None),
+        encoding=args.encoding,
+        sheet=args.sheet,
+        date_format=args.date_format,
+        decimal=args.decimal,
+        thousands=args.thousands,
     )
 
 

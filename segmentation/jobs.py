@@ -50,7 +50,7 @@ def load_dataset(source, options: LoadOptions | None = None, **changes) -> Datas
         ``options`` is how it was read, for the model to keep.
     """
     options = (options or LoadOptions()).replace(**changes)
-    with open_source(source) as src:
+    with open_source(source, options) as src:
         if options.feature_set == "auto":
             chosen, reason = shapes.detect(src.columns(), options.mapping)
             reason = f"detected: {reason}"
@@ -58,7 +58,7 @@ def load_dataset(source, options: LoadOptions | None = None, **changes) -> Datas
             chosen, reason = shapes.get(options.feature_set), "set with --feature-set"
         dataset = chosen.load(src, options)
     dataset.reason = reason
-    dataset.notices.insert(0, f"feature set: {chosen.name} ({chosen.headline(dataset)}); {reason}")
+    dataset.notices[:0] = [f"feature set: {chosen.name} ({chosen.headline(dataset)}); {reason}", *src.notices]
     return dataset
 
 
@@ -75,6 +75,7 @@ class InputFacts:
     roles: dict[str, str | None]
     numeric: list[str]
     preview: pd.DataFrame
+    notices: list[str] = field(default_factory=list)
 
 
 def inspect_input(source, options: LoadOptions | None = None, preview_rows: int = 5) -> InputFacts:
@@ -84,7 +85,7 @@ def inspect_input(source, options: LoadOptions | None = None, preview_rows: int 
     from .shapes.table import numeric_columns
 
     options = options or LoadOptions()
-    with open_source(source) as src:
+    with open_source(source, options) as src:
         columns = src.columns()
         if options.feature_set == "auto":
             shape, reason = shapes.detect(columns, options.mapping)
@@ -103,6 +104,7 @@ def inspect_input(source, options: LoadOptions | None = None, preview_rows: int 
         roles=match_roles(columns, options.mapping),
         numeric=numeric_columns(frame, options.mapping),
         preview=frame.head(preview_rows),
+        notices=list(src.notices),
     )
 
 
@@ -174,7 +176,7 @@ def run(
 
     steps = tqdm(total=3, desc="segmentation", disable=None if progress is None else not progress, leave=False)
     steps.set_postfix_str("features")
-    with open_source(source) as src:
+    with open_source(source, load) as src:
         dataset = load_dataset(src, load)
         # The checked rows of a log live in the source's engine: copied out before it closes,
         # so that neither they nor a database transaction are held during the fit.

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from .errors import InputError
 
 #: The data shapes (see :mod:`segmentation.shapes`), in the order detection tries them.
-SHAPES = ("transactions", "purchases", "creditcard", "ecommerce", "table")
+SHAPES = ("transactions", "purchases", "features", "creditcard", "ecommerce", "table")
 #: Clustering algorithms (see :mod:`segmentation.model.algorithms`).
 ALGORITHMS = ("auto", "kmeans", "minibatch", "gmm", "hdbscan")
 #: ``algorithm="auto"`` uses MiniBatchKMeans above this many customers, KMeans up to it.
@@ -51,6 +51,20 @@ class LoadOptions:
         Score-to-segment table for ``rfm_segment``; default the built-in one.
     since : str, optional
         For a database source of a log: only customers with a row on or after this day.
+    encoding : str, optional
+        A CSV file's text encoding (e.g. "cp1252", "latin-1", "utf-16"); default: UTF-8, or
+        detected (Windows-1252 when the bytes are not UTF-8, UTF-16 with its byte-order mark).
+    sheet : str, optional
+        The sheet of an XLSX workbook to read (its name, or its number from 1); default the
+        sheet holding the most cells.
+    date_format : str, optional
+        How a log's dates are written when not ISO, e.g. "%d/%m/%Y" (%d, %m, %Y, %y, %b);
+        default ISO, or day/month order when the data leaves only one reading.
+    decimal : {".", ","}, optional
+        A log's decimal separator; default "." (or "," when every amount is written so).
+    thousands : str, optional
+        A log's thousands separator, removed from amounts; default the other of "." and ","
+        where it groups digits by three ("1,200.50"). Currency symbols are always stripped.
     """
 
     feature_set: str = "auto"
@@ -65,13 +79,18 @@ class LoadOptions:
     engine: str = "duckdb"
     rfm_rules: str | None = None
     since: str | None = None
+    encoding: str | None = None
+    sheet: str | None = None
+    date_format: str | None = None
+    decimal: str | None = None
+    thousands: str | None = None
 
     def __post_init__(self):
         # Normalised once here, so that every layer below may rely on the types.
         object.__setattr__(self, "mapping", dict(self.mapping or {}))
         if self.features is not None:
             object.__setattr__(self, "features", tuple(self.features))
-        for name in ("as_of", "since", "rfm_rules"):
+        for name in ("as_of", "since", "rfm_rules", "sheet"):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, str(value))

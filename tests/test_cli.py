@@ -126,7 +126,8 @@ def test_customer_table_input_is_detected(tmp_path, demo_run, cli):
         "txn_count,avg_txn_amount,late_share",
     )
     assert code == 0, err
-    assert "feature set: table (id column 'customer_id', 3 features)" in err
+    # (the run's own features file: recognised as such, its --features still obeyed)
+    assert "feature set: features (per-customer features made by this product, id column 'customer_id', 3 features)" in err
     meta = json.loads((tmp_path / "o" / "model" / "metadata.json").read_text())
     assert meta["features"] == ["txn_count", "avg_txn_amount", "late_share"]
 
@@ -181,11 +182,11 @@ HEADER = "customer_id,txn_date,amount,repayment_date\n"
             ["--feature-set", "transactions"],
             "missing column amount; found customer_id, txn_date, amt (map yours with --map amount=YOUR_COLUMN)",
         ),
-        (  # detected: a misnamed amount makes it a table with repeated ids; the message says why
+        (  # a log with a misnamed amount: the message names the missing role and the --map to write
             "customer_id,txn_date,amt,repayment_date\nA,2024-01-01,5,\nA,2024-02-01,6,\nB,2024-01-03,7,\n",
             [],
-            "map its amount column: no column matches amount in customer_id, txn_date, amt, repayment_date "
-            "(--map amount=YOUR_COLUMN)",
+            "this looks like a transactions log (customer id, transaction date, repayment date) but has no "
+            "amount column; found amt: name it with --map amount=amt",
         ),
         (
             HEADER + "A,yesterday,5,\nB,someday,5,\n",

@@ -390,6 +390,17 @@ def test_postgres_staging_reads_messy_text_like_duckdb(postgres, pg_db, tmp_path
         ("bad", "2024-01-05", "10", "someday", ""),
         ("bad", "2024-01-05", "10", "", "2024-04-31"),
         ("", "2024-01-05", "10", "", ""),
+        # numbers that are not finite or too large to add up: set aside with their own reasons
+        ("bad", "2024-01-05", "inf", "", ""),
+        ("bad", "2024-01-05", "NaN", "", ""),
+        ("bad", "2024-01-05", "-Infinity", "", ""),
+        ("bad", "2024-01-05", "1e400", "", ""),
+        ("bad", "2024-01-05", "9" * 5000, "", ""),
+        ("bad", "2024-01-05", "1e20", "", ""),
+        # money as written in exports, and an id with a control character (the same customer)
+        ("formats", "2024-03-05", "$1,200.50", "", ""),
+        ("formats", "2024-03-06", "€ 12", "", ""),
+        ("formats\t", "2024-03-07", "3", "", ""),
     ]
     rows = pd.DataFrame(EDGE_ROWS * 4 + odd, columns=["customer_id", "txn_date", "amount", "repayment_date", "due_date"])
     Database(postgres.url(pg_db)).replace_tables({"raw_loans": rows.replace({"": None})})  # all text columns
@@ -403,8 +414,12 @@ def test_postgres_staging_reads_messy_text_like_duckdb(postgres, pg_db, tmp_path
     assert [(r.reason, r.n_rows, r.example) for r in pg_report.rejections] == [
         (r.reason, r.n_rows, r.example) for r in duck_report.rejections
     ]
-    assert pg_report.rows_in - pg_report.rows_used == 12 + 3 * len(EDGE_ROWS)
+    assert pg_report.rows_in - pg_report.rows_used == 18 + 3 * len(EDGE_ROWS)
     assert pg_report.rejections[0].reason == "duplicate_row"
+    reasons = {r.reason: r.n_rows for r in pg_report.rejections}
+    assert reasons["amount_not_finite"] == 3 and reasons["amount_too_large"] == 3
+    assert reasons["customer_id_control_chars"] == 1
+    assert in_pg.set_index("customer_id").loc["formats", "txn_count"] == 9
 
 
 @pytest.mark.parametrize("command", ["score", "sql"])

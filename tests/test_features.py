@@ -146,9 +146,11 @@ def test_bad_rows_are_counted_reported_and_left_out(tmp_path):
 
 
 def test_too_many_bad_rows_stop_with_a_clear_message(tmp_path):
-    rows = edge_frame().assign(txn_date="31/12/2024")
+    # (03/04/2024 is 3 April or 4 March: nothing in the data tells; 31/12/2024 would read day first)
+    rows = edge_frame().assign(txn_date="03/04/2024")
     with pytest.raises(
-        InputError, match=r"no usable rows: 10 of 10 rows: txn_date is not a date, e.g. '31/12/2024'"
+        InputError, match=r"no usable rows: 10 of 10 rows: txn_date is not a date, e.g. '03/04/2024' "
+        r"\(day or month first\? set --date-format %d/%m/%Y or %m/%d/%Y\)"
     ):
         transaction_features(write_csv(rows, tmp_path / "t.csv"))
 

@@ -88,7 +88,8 @@ def read_upload(contents: str, filename: str, store: DataStore, max_bytes: int) 
 def upload_facts(info: dict) -> str:
     """What the upload view says of a file: its size and the shape detected."""
     described = UPLOAD_SHAPES.get(info["feature_set"], f"{info['shape_title']} (its known columns are used)")
-    return f"{info['filename']}: {info['rows']:,} rows, {len(info['columns'])} columns; detected shape: {described}"
+    read = "".join(f". {notice}" for notice in info.get("notices", []))  # an encoding detected, a sheet chosen
+    return f"{info['filename']}: {info['rows']:,} rows, {len(info['columns'])} columns; detected shape: {described}{read}"
 
 
 def fit_upload(store: DataStore, upload: dict, id_column: str | None, features: list[str] | None,

@@ -17,6 +17,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ import pandas as pd
 from ..errors import InputError
 from ..options import LoadOptions
 from .columns import quote_identifier
+from .files import check_names
 from .sources import Source, connect_duckdb
 from .sql_runner import SqlEngine, aggregate
 
@@ -419,6 +421,13 @@ class DatabaseSource(Source):
             if not _is_driver_error(exc):
                 raise
             raise db.error(f"cannot read {'table ' + repr(self.table) if self.table else '--query'} from", exc) from None
+        try:
+            # (SQLite names the second of two equal names in a query "amount:1")
+            names = [re.sub(r":\d+$", "", c) if db.dialect == "sqlite" else c for c in self._columns]
+            check_names(names, f"{self} in {db}")
+        except InputError:
+            self._stack.close()
+            raise
         db.execute(con, f"CREATE TEMPORARY VIEW source AS SELECT * FROM {self.relation} AS input")
         self._con = con
 

@@ -8,10 +8,13 @@ what kind of input it was given.
 
 Files are read where they are (DuckDB scans CSV and Parquet directly), never loaded into pandas
 first; only XLSX, which DuckDB cannot read without an extension, goes through pandas, once.
+A CSV in another encoding than UTF-8 or with mixed line endings is first copied as clean UTF-8
+(:mod:`segmentation.io.files`). Every source refuses two columns of one name.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from pathlib import Path
@@ -22,11 +25,22 @@ import pandas as pd
 from ..errors import InputError
 from ..options import LoadOptions
 from .columns import quote_identifier
+from .files import (
+    check_names,
+    header_delimiter,
+    prepare_csv,
+    ragged_row,
+    read_error,
+    read_workbook,
+    text_lines,
+)
 from .sql_runner import SqlEngine, aggregate, checked_rows_sql
 
 #: Environment variable capping DuckDB's memory (e.g. "1GB"): big inputs then spill to disk.
 MEMORY_LIMIT_ENV = "SEGMENTATION_DUCKDB_MEMORY_LIMIT"
 ENGINES = ("duckdb", "sqlite")
+#: Title lines above a CSV's header that are skipped (with a notice).
+MAX_TITLE_LINES = 5
 CHECKED_COLUMNS = ["customer_id", "txn_date", "amount", "repayment_date", "due_date"]
 
 
@@ -52,6 +66,8 @@ class Source:
     def __init__(self):
         self._depth = 0
         self._columns: list[str] | None = None
+        #: What reading the input took (an encoding detected, a sheet chosen), for the user.
+        self.notices: list[str] = []
 
     def __enter__(self) -> Source:
         self._depth += 1
@@ -122,8 +138,19 @@ class _LocalSource(Source):
             return self._columns
 
     def aggregate(self, kind: str, options: LoadOptions):
-        with self:
+        with self, self._reading():
             return self._aggregate(kind, options)
+
+    @contextlib.contextmanager
+    def _reading(self):
+        """DuckDB's error while scanning the input (a bad byte far down a CSV) as one line."""
+        try:
+            yield
+        except duckdb.Error as exc:
+            error = read_error(exc, str(self))
+            if error is None:
+                raise
+            raise error from None
 
     def _aggregate(self, kind: str, options: LoadOptions):
         if options.since is not None:
@@ -137,7 +164,7 @@ class _LocalSource(Source):
         return aggregate(self._engine, self.columns(), kind, options)
 
     def frame(self) -> pd.DataFrame:
-        with self:
+        with self, self._reading():
             return self.con.execute("SELECT * FROM source").df()
 
     def checked_rows(self):
@@ -155,9 +182,12 @@ class FileSource(_LocalSource):
     checks instead of failing the whole read.
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, options: LoadOptions | None = None):
         super().__init__()
         self.path = Path(path)
+        self.encoding = options.encoding if options else None
+        self.sheet = options.sheet if options else None
+        self._prepared = None
         if not self.path.exists():
             raise InputError(f"input file not found: {self.path}")
         if self.path.is_dir():
@@ -171,30 +201,71 @@ class FileSource(_LocalSource):
     def _make_view(self, con) -> None:
         path = self.path
         suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
-        literal = "'" + str(path).replace("'", "''") + "'"
+        self.notices = []
         try:
             if suffix == ".parquet":
-                con.execute(f"CREATE TEMP VIEW source AS SELECT * FROM read_parquet({literal})")
+                con.execute(f"CREATE TEMP VIEW source AS SELECT * FROM read_parquet({_path_literal(path)})")
             elif suffix in (".xlsx", ".xlsm"):
-                try:
-                    frame = pd.read_excel(path, dtype=str)
-                except Exception as exc:  # openpyxl and zipfile raise their own types for a bad file
-                    raise InputError(f"cannot read {path.name} as an XLSX workbook: {exc}") from None
+                frame, self.notices = read_workbook(path, self.sheet)
                 con.register("source_frame", frame)
                 con.execute("CREATE TEMP VIEW source AS SELECT * FROM source_frame")
-            elif suffix in (".csv", ".txt", ".tsv", ".csv.gz", ""):
-                con.execute(
-                    f"CREATE TEMP VIEW source AS SELECT * FROM read_csv({literal}, "
-                    "all_varchar = true, header = true, normalize_names = false)"
-                )
+            elif suffix in (".csv", ".txt", ".tsv", ".csv.gz", ".txt.gz", ".tsv.gz", ".gz", ""):
+                self._prepared = prepare_csv(path, self.encoding)
+                self.notices = list(self._prepared.notices)
+                self._view_csv(con)
             else:
                 raise InputError(f"cannot read {path.name}: expected a CSV, Parquet or XLSX file, got '{suffix}'")
             self.columns()
         except (duckdb.Error, ValueError, OSError) as exc:
             if isinstance(exc, InputError):
                 raise
+            error = read_error(exc, path.name) if isinstance(exc, duckdb.Error) else None
+            if error is not None:
+                raise error from None
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InputError(f"cannot read {path.name} as a table: {first}") from None
+
+    def _view_csv(self, con) -> None:
+        literal = _path_literal(self._prepared.path)
+        # The separator as the header shows it: DuckDB's sniffer, left alone, may take one odd
+        # row for the dialect and skip every row above it.
+        delimiter = header_delimiter(self._prepared.path)
+        dialect = "" if delimiter is None else f", delim = {_path_literal(Path(delimiter))}"
+        try:
+            skip = self._title_lines(con, literal, dialect)
+            options = f"all_varchar = true, normalize_names = false, skip = {skip}{dialect}"
+            con.execute(f"CREATE TEMP VIEW source AS SELECT * FROM read_csv({literal}, header = true, {options})")
+            # DuckDB renames a repeated header name (amount, amount_1): the header as written.
+            header = con.execute(f"SELECT * FROM read_csv({literal}, header = false, {options}) LIMIT 1").fetchone()
+        except duckdb.Error:
+            error = ragged_row(self._prepared.path, delimiter, self.path.name) if delimiter else None
+            if error is None:
+                raise
+            raise error from None
+        check_names(list(header or ()), self.path.name)
+
+    def _title_lines(self, con, literal: str, dialect: str) -> int:
+        """Lines above the header that DuckDB's sniffer would skip: a few title lines of a
+        report are skipped, with a notice; more are never skipped (it would drop the rows
+        above one odd row without a word: that row's error is shown instead)."""
+        skip = int(con.execute(f"SELECT SkipRows FROM sniff_csv({literal}{dialect})").fetchone()[0] or 0)
+        if not 0 < skip <= MAX_TITLE_LINES:
+            return 0
+        with text_lines(self._prepared.path) as f:
+            first = f.readline().strip()
+        self.notices.append(f"{self.path.name}: the first {skip} line{'s' if skip > 1 else ''} (e.g. {first[:40]!r}) "
+                            "are not part of the table, skipped")
+        return skip
+
+    def _close(self) -> None:
+        super()._close()
+        if self._prepared is not None:
+            self._prepared.cleanup()
+            self._prepared = None
+
+
+def _path_literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
 
 
 class FrameSource(_LocalSource):
@@ -208,6 +279,7 @@ class FrameSource(_LocalSource):
         return "the data frame"
 
     def _make_view(self, con) -> None:
+        check_names(list(self.data.columns), "the data frame")
         con.register("source_frame", self.data.astype("string"))
         con.execute("CREATE TEMP VIEW source AS SELECT * FROM source_frame")
 
@@ -220,14 +292,15 @@ class FrameSource(_LocalSource):
         return frame
 
 
-def open_source(source) -> Source:
-    """``source`` as a :class:`Source`: a path, a data frame or already a source."""
+def open_source(source, options: LoadOptions | None = None) -> Source:
+    """``source`` as a :class:`Source`: a path, a data frame or already a source; ``options``:
+    how to read a file (its encoding, the sheet of a workbook)."""
     if isinstance(source, Source):
         return source
     if isinstance(source, pd.DataFrame):
         return FrameSource(source)
     if isinstance(source, str | os.PathLike):
-        return FileSource(source)
+        return FileSource(source, options)
     raise InputError(f"cannot read a {type(source).__name__}: give a file path, a data frame or a DatabaseSource")
 
 
@@ -250,7 +323,7 @@ def event_log_features(source, kind: str = "transactions", options: LoadOptions 
     max_rejected_share, keep_duplicate_rows, engine.
     """
     options = (options or LoadOptions()).replace(**changes)
-    with open_source(source) as src:
+    with open_source(source, options) as src:
         return src.aggregate(kind, options)
 
 

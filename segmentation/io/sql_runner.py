@@ -17,8 +17,10 @@ import pandas as pd
 
 from ..errors import InputError
 from ..options import LoadOptions
-from ..shapes.cleaning import CleaningReport, CleaningRule
+from ..shapes.cleaning import SET_ASIDE, CleaningReport, CleaningRule
+from . import parsing
 from .columns import ColumnMap, quote_identifier, resolve_columns
+from .parsing import MAX_AMOUNT
 
 SQL_DIR = Path(__file__).parent / "sql"
 EPOCH = dt.date(1970, 1, 1)
@@ -65,6 +67,8 @@ REJECT_REASONS = {
     "customer_id_missing": ("customer_id", "is empty"),
     "txn_date_invalid": ("txn_date", "is not a date"),
     "amount_invalid": ("amount", "is not a number"),
+    "amount_not_finite": ("amount", "is not a finite number (NaN or infinity)"),
+    "amount_too_large": ("amount", f"is too large to add up (at least {MAX_AMOUNT:.0e})"),
     "amount_negative": ("amount", "is negative"),
     "repayment_date_invalid": ("repayment_date", "is not a date"),
     "repayment_before_txn": ("repayment_date", "is before the transaction date"),
@@ -89,6 +93,8 @@ class FeatureReport:
     as_of: str
     late_after_days: int | None
     rejections: list[CleaningRule] = field(default_factory=list)
+    #: How the text was read when it was guessed (day-first dates, a decimal comma).
+    notices: list[str] = field(default_factory=list)
 
     def cleaning_report(self, feature_set: str) -> CleaningReport:
         """The same counts in the report format every feature set shares."""
@@ -159,7 +165,9 @@ def aggregate(engine: SqlEngine, found: list[str], kind: str, options: LoadOptio
     else:
         copy_no, row_hash = (f"ROW_NUMBER() OVER (PARTITION BY {every_column})" if copies else "1"), None
     staging = "staging_postgres" if engine.dialect == "postgresql" else f"staging_{engine.dialect}"
-    engine.execute(load_sql(staging).format(source="source", copy_no=copy_no, row_hash=row_hash, **roles))
+    style, notices = _text_style(engine, columns, options)
+    engine.execute(load_sql(staging).format(source="source", copy_no=copy_no, row_hash=row_hash,
+                                            **_staging_functions(engine, style), **roles))
     if engine.dialect == "duckdb" and copies:
         engine.execute(load_sql("duplicates_duckdb"))
     if options.since is not None:
@@ -173,6 +181,12 @@ def aggregate(engine: SqlEngine, found: list[str], kind: str, options: LoadOptio
     rejections = [
         _rejection(row, rows_in, columns) for row in engine.frame(load_sql("rejections")).itertuples()
     ]
+    cleaned, example = engine.scalars("SELECT COUNT(*), MIN(customer_id) FROM staged WHERE id_cleaned = 1")
+    if cleaned:
+        rejections.append(CleaningRule(
+            reason="customer_id_control_chars", column=columns.customer_id, n_rows=int(cleaned), example=str(example),
+            message=f"{int(cleaned):,} of {rows_in:,} rows: customer_id had control characters (a NUL byte, a tab), "
+            f"removed, e.g. {example!r}", action="cleaned"))
     CleaningReport(kind, rows_in, rejections).check_share(options.max_rejected_share)
     if options.as_of is None:
         last_txn, last_repay = engine.scalars(
@@ -190,13 +204,53 @@ def aggregate(engine: SqlEngine, found: list[str], kind: str, options: LoadOptio
         engine=engine.dialect,
         columns=columns.as_dict(),
         rows_in=rows_in,
-        rows_used=rows_in - sum(r.n_rows for r in rejections),
+        rows_used=rows_in - sum(r.n_rows for r in rejections if r.action == SET_ASIDE),
         customers=len(features),
         as_of=(EPOCH + dt.timedelta(days=as_of_day)).isoformat(),
         late_after_days=late_after_days,
         rejections=rejections,
+        notices=notices,
     )
     return features, report
+
+
+def _text_style(engine: SqlEngine, columns: ColumnMap, options: LoadOptions) -> tuple[dict, list[str]]:
+    """How dates and amounts are written: the options, else guessed from the first values of
+    text columns (day-first dates, a decimal comma), with a notice for each guess."""
+    parsing.check_number_style(options.decimal, options.thousands)
+    style = {"date_format": options.date_format, "decimal": options.decimal, "thousands": options.thousands}
+    if options.date_format:
+        parsing.date_pattern(options.date_format)  # refuse an unsupported format before any SQL runs
+    notices = []
+    guesses = [("date_format", columns.txn_date, parsing.guess_date_format, columns.txn_date)]
+    if options.thousands is None:
+        guesses.append(("decimal", columns.amount, parsing.guess_decimal, columns.amount))
+    for key, column, guess, name in guesses:
+        if style[key] is not None:
+            continue
+        values = [row[0] for row in engine.frame(
+            f"SELECT CAST({quote_identifier(column)} AS TEXT) AS v FROM source "
+            f"WHERE {quote_identifier(column)} IS NOT NULL LIMIT 5000").itertuples(index=False)]
+        style[key], notice = guess(values)
+        if notice:
+            notices.append(f"{name}: {notice}")
+    return style, notices
+
+
+def _staging_functions(engine: SqlEngine, style: dict) -> dict:
+    """The dialect's parsing functions for ``style`` (see :mod:`segmentation.io.parsing`)."""
+    if engine.dialect == "duckdb":
+        return {"functions": parsing.duckdb_functions(**style)}
+    if engine.dialect == "postgresql":
+        return {"functions": parsing.postgres_functions(**style)}
+    parsing.register_sqlite(engine.con, **style)
+    days = {"txn_day": "CAST(julianday(date(TRIM(txn_date_raw))) - 2440587.5 AS INTEGER)",
+            "repay_day": "CAST(julianday(date(repayment_date_raw)) - 2440587.5 AS INTEGER)",
+            "due_day": "CAST(julianday(date(due_date_raw)) - 2440587.5 AS INTEGER)"}
+    if style["date_format"]:  # ISO dates still read: they have one reading
+        raw = {"txn_day": "txn_date_raw", "repay_day": "repayment_date_raw", "due_day": "due_date_raw"}
+        days = {name: f"COALESCE(seg_day({raw[name]}), {iso})" for name, iso in days.items()}
+    return {**days, "plain": "0" if style["decimal"] == "," or style["thousands"] else "1"}
 
 
 def _nothing_since(columns: ColumnMap, late_after_days, as_of, dialect: str, kind: str):
@@ -219,6 +273,13 @@ def _day_number(value, option: str) -> int:
 def _rejection(row, rows_in: int, columns: ColumnMap) -> CleaningRule:
     role, what = REJECT_REASONS[row.reject_reason]
     example = "" if row.example is None else str(row.example)
+    if len(example) > 40:  # a 5,000-digit number: its start is enough to find it
+        example = f"{example[:30]}... ({len(example):,} characters)"
+    hint = ""
+    if row.reject_reason.endswith("date_invalid"):
+        hint = parsing.ambiguous_date_hint(example)
+    elif row.reject_reason == "amount_invalid":
+        hint = parsing.number_hint(example)
     if role is None:
         return CleaningRule(
             reason=row.reject_reason,
@@ -235,7 +296,7 @@ def _rejection(row, rows_in: int, columns: ColumnMap) -> CleaningRule:
         column=column,
         n_rows=int(row.n_rows),
         example=example,
-        message=f"{int(row.n_rows):,} of {rows_in:,} rows: {named} {what}, e.g. {example!r}",
+        message=f"{int(row.n_rows):,} of {rows_in:,} rows: {named} {what}, e.g. {example!r}{hint}",
     )
 
 

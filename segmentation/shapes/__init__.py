@@ -9,6 +9,7 @@ name           shape                                                   module
 =============  ======================================================  ======================
 transactions   one row per loan: customer, date, amount, repayment     :mod:`.transactions`
 purchases      one row per purchase: customer, date, amount            :mod:`.purchases`
+features       this product's per-customer features of either log      :mod:`.features_table`
 creditcard     CC GENERAL: one row per card holder, 17 behaviour cols  :mod:`.creditcard`
 ecommerce      one row per customer: spend, orders, recency, ...       :mod:`.ecommerce`
 table          any table: an id and numeric (and categorical) columns  :mod:`.table`
@@ -26,20 +27,24 @@ from ..options import SHAPES
 from .base import PANEL_ROLES, Dataset, FeatureSet, Panel
 from .creditcard import CreditCard
 from .ecommerce import Ecommerce
+from .features_table import CustomerFeatures
 from .purchases import PURCHASE_MODEL_FEATURES, Purchases
-from .table import AnyTable
+from .table import AnyTable, log_without_amount
 from .transactions import TRANSACTION_MODEL_FEATURES, Transactions
 
 FEATURE_SETS: dict[str, FeatureSet] = {
-    fs.name: fs for fs in (Transactions(), Purchases(), CreditCard(), Ecommerce(), AnyTable())
+    fs.name: fs for fs in (Transactions(), Purchases(), CustomerFeatures(), CreditCard(), Ecommerce(), AnyTable())
 }
 # The CLI lists the names without importing the shapes (and pandas).
 assert tuple(FEATURE_SETS) == SHAPES, "segmentation.options.SHAPES must name the shapes in this order"
 
 
 def detect(columns: list[str], mapping: dict | None = None) -> tuple[FeatureSet, str]:
-    """The first feature set whose rule matches ``columns``, and why."""
+    """The first feature set whose rule matches ``columns``, and why; a log (an id and dates)
+    without an amount column is refused, naming what to map."""
     for feature_set in FEATURE_SETS.values():
+        if feature_set.name == "features":
+            log_without_amount(columns, mapping, repeated_ids=False)
         reason = feature_set.detect(columns, mapping)
         if reason:
             return feature_set, reason

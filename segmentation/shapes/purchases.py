@@ -43,4 +43,4 @@ class Purchases(FeatureSet):
         customers["rfm_segment"] = table.name(customers["r_score"], customers["f_score"], customers["m_score"])
         report = feature_report.cleaning_report(self.name)
         report.details["rfm_rules"] = table.source
-        return self.finish(customers, report, options, [], unit="customers")
+        return self.finish(customers, report, options, list(feature_report.notices), unit="customers")

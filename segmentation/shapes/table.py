@@ -22,10 +22,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from ..errors import InputError
 from ..io.columns import REQUIRED_ROLES, match_roles, normalise, show
+from ..io.parsing import MAX_AMOUNT
 from ..options import LoadOptions
 from .base import Dataset, FeatureSet, check_features, set_aside_rule
 from .cleaning import CleaningReport, CleaningRule, share_text
@@ -56,6 +58,38 @@ def _log_hint(columns: list[str]) -> str:
             f"matches {', '.join(missing)} in {show(columns)} (--map {missing[0]}=YOUR_COLUMN)"
         )
     return "for a log of transactions map its date and amount columns"
+
+
+#: Normalised names that suggest an amount column (amt, loan_value, principal, ...).
+_AMOUNT_LIKE = ("amt", "amount", "value", "sum", "price", "total", "principal", "paid", "spend", "revenue")
+
+
+def log_without_amount(columns: list[str], mapping: dict | None, repeated_ids: bool) -> None:
+    """Refuse a file that looks like a log (a customer id and a transaction date, with a
+    repayment or due date, or ids on several rows) but has no amount column: name what was
+    found and the ``--map`` to write."""
+    if mapping and "amount" in mapping:
+        return
+    try:
+        roles = match_roles(columns, mapping)
+    except InputError:
+        return
+    dated = [r for r in ("repayment_date", "due_date") if roles[r]]
+    if not (roles["customer_id"] and roles["txn_date"]) or roles["amount"] or not (dated or repeated_ids):
+        return
+    names = {"customer_id": "customer id", "txn_date": "transaction date", "repayment_date": "repayment date",
+             "due_date": "due date"}
+    found = ", ".join(names[r] for r in ("customer_id", "txn_date", *dated))
+    taken = {c for c in roles.values() if c}
+    others = [c for c in columns if c not in taken]
+    likely = next((c for c in others if any(a in normalise(c) for a in _AMOUNT_LIKE)), others[0] if others else None)
+    kind = "a transactions log" if dated else "a log of transactions or purchases"
+    if likely is None:
+        raise InputError(f"this looks like {kind} ({found}) but has no amount column, and no other column to use")
+    raise InputError(
+        f"this looks like {kind} ({found}) but has no amount column; found {show(others)}: "
+        f"name it with --map amount={likely}"
+    )
 
 
 def pick_id(frame: pd.DataFrame, mapping: dict | None) -> str:
@@ -131,7 +165,16 @@ class TableFeatureSet(FeatureSet):
         notices = [f"columns read as {', '.join(f'{a!r} -> {b}' for a, b in renames.items())}"] if renames else []
         id_col = pick_id(frame, options.mapping)
         report = CleaningReport(self.name, len(frame), details={"id_column": id_col})
-        ids = frame[id_col].astype("string").str.strip()
+        ids = frame[id_col].astype("string")
+        control = ids.str.contains(r"[\x00-\x1f\x7f]", regex=True).fillna(False).astype(bool)
+        if control.any():
+            # A NUL byte or a tab in an id would make a second customer beside the real one.
+            example = ids[control].iloc[0]
+            ids = ids.str.replace(r"[\x00-\x1f\x7f]", "", regex=True)
+            report.add(CleaningRule("id_control_chars", id_col, int(control.sum()), example,
+                                    f"{share_text(int(control.sum()), len(frame))}: id column {id_col!r} had control "
+                                    f"characters (a NUL byte, a tab), removed, e.g. {example!r}", action="cleaned"))
+        ids = ids.str.strip()
         numeric, not_numbers, categorical = _parse_columns(frame, id_col, notices)
         keep = self._clean_rows(frame, ids, id_col, numeric, report, options)
 
@@ -193,6 +236,8 @@ class TableFeatureSet(FeatureSet):
             what = "exact copies of an earlier row (keep them with --keep-duplicate-rows)"
             report.add(set_aside_rule("duplicate_row", None, m, total, what, ids[m].iloc[0]))
         if (m := take(ids.where(keep).duplicated(keep=False))).any():
+            if options.feature_set == "auto" and type(self) is AnyTable:
+                log_without_amount(list(frame.columns), options.mapping, repeated_ids=True)
             report.add(
                 CleaningRule(
                     "duplicate_id",
@@ -205,6 +250,14 @@ class TableFeatureSet(FeatureSet):
                     f"customer_id=COLUMN, or {_log_hint(list(frame.columns))})",
                 )
             )
+        for name, x in numeric.items():
+            # inf, or a number past a double (1e400): no feature can be computed from it
+            if (m := take(~np.isfinite(x.to_numpy(dtype=float, na_value=np.nan)) & x.notna())).any():
+                what = f"{name} is not a finite number"
+                report.add(set_aside_rule("not_finite", name, m, total, what, frame.loc[m, name].iloc[0]))
+            if (m := take(x.abs() >= MAX_AMOUNT)).any():
+                what = f"{name} is too large to compute with (at least {MAX_AMOUNT:.0e})"
+                report.add(set_aside_rule("too_large", name, m, total, what, str(frame.loc[m, name].iloc[0])[:40]))
         for name, bound in self.bounds.items():
             x = numeric.get(name)
             if x is None:
@@ -284,7 +337,8 @@ def _parse_columns(frame: pd.DataFrame, id_col: str, notices: list[str]):
         values = pd.to_numeric(text.where(given), errors="coerce")
         bad = given & values.isna()
         if given.sum() and bad.sum() <= 0.05 * given.sum():
-            whole = values.notna().all() and (values % 1 == 0).all()
+            finite = np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
+            whole = values.notna().all() and finite.all() and (values % 1 == 0).all()
             numeric[name] = values.astype("int64" if whole else float)  # "19" stays 19, not 19.0
             if bad.any():
                 not_numbers[name] = bad

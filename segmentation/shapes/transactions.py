@@ -64,7 +64,7 @@ class Transactions(FeatureSet):
     def load(self, source, options: LoadOptions) -> Dataset:
         customers, feature_report = source.aggregate(self.name, options)
         report = feature_report.cleaning_report(self.name)
-        notices = []
+        notices = list(feature_report.notices)
         if options.features:
             chosen = check_features(list(options.features), list(customers.columns[1:]))
         else:

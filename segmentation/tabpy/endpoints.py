@@ -200,15 +200,25 @@ def _check_shape(endpoint: str, lists, names: list[str]) -> None:
 
 
 def _floats(values) -> tuple[np.ndarray, np.ndarray]:
-    """Values as floats (NaN for null) and a mask of the values that are not numbers."""
+    """Values as floats (NaN for null) and a mask of the values that are not numbers (text,
+    true/false, infinity, an integer too large for a float such as 10**400)."""
     if set(map(type, values)) <= _PLAIN_TYPES:  # the usual case, converted in one step
-        x = np.array(values, dtype=float)
-        return x, np.isinf(x)
-    number = np.array([type(v) in (int, float) for v in values], dtype=bool)
-    null = np.array([v is None for v in values], dtype=bool)
+        try:
+            x = np.array(values, dtype=float)
+            return x, np.isinf(x)
+        except OverflowError:
+            pass
     x = np.full(len(values), np.nan)
-    x[number] = [v for v, ok in zip(values, number, strict=True) if ok]
-    return x, (~number & ~null) | np.isinf(x)
+    bad = np.zeros(len(values), dtype=bool)
+    for i, v in enumerate(values):
+        if type(v) in (int, float):
+            try:
+                x[i] = v
+            except OverflowError:
+                bad[i] = True
+        elif v is not None:
+            bad[i] = True
+    return x, bad | np.isinf(x)
 
 
 def _whole_number(k) -> int:

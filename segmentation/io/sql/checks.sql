@@ -7,7 +7,7 @@ SELECT
         WHEN copy_no > 1 THEN 'duplicate_row'
         WHEN customer_id IS NULL THEN 'customer_id_missing'
         WHEN txn_day IS NULL THEN 'txn_date_invalid'
-        WHEN amount IS NULL THEN 'amount_invalid'
+        WHEN amount IS NULL THEN COALESCE(amount_issue, 'amount_invalid')
         WHEN amount < 0 THEN 'amount_negative'
         WHEN repayment_date_raw IS NOT NULL AND repay_day IS NULL THEN 'repayment_date_invalid'
         WHEN repay_day < txn_day THEN 'repayment_before_txn'

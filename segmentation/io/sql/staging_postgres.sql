@@ -28,7 +28,7 @@ $$;
 
 -- One pattern check; the parts are then cut with plain string functions (a regex each would
 -- cost as much again). The day is the first one or two characters of the third part.
-CREATE FUNCTION pg_temp.day_number(value text) RETURNS integer LANGUAGE sql IMMUTABLE AS $$
+CREATE FUNCTION pg_temp.iso_day(value text) RETURNS integer LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE
         WHEN TRIM(value) ~ '^[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}([ T]([01]?[0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]+)?)?)?([+-][0-9]{{2}}(:?[0-9]{{2}})?)?$'
         THEN pg_temp.valid_day(
@@ -47,24 +47,38 @@ $$;
 CREATE FUNCTION pg_temp.day_number(value timestamptz) RETURNS integer LANGUAGE sql STABLE AS $$
     SELECT CAST(value AS date) - DATE '1970-01-01'
 $$;
+
+-- An amount as a double: NaN for the words nan and inf (and a typed NaN or infinity), Infinity
+-- for a number too large for a double; the staging below turns both into a reason to set the
+-- row aside. CASE, not AND, orders the checks (PostgreSQL may evaluate AND's operands in any
+-- order); a huge value gives Infinity, not an error.
+CREATE FUNCTION pg_temp.amount_value(value numeric) RETURNS double precision LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE
+        WHEN value IN ('NaN', 'Infinity', '-Infinity') THEN CAST('NaN' AS double precision)
+        WHEN abs(value) < 1e300 THEN CAST(value AS double precision)
+        ELSE CAST('Infinity' AS double precision)
+    END
+$$;
+CREATE FUNCTION pg_temp.amount_value(value double precision) RETURNS double precision
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN value IN ('NaN', 'Infinity', '-Infinity') THEN CAST('NaN' AS double precision) ELSE value END
+$$;
+-- A text once cleaned (pg_temp.number_text): digits with an optional point and exponent.
+CREATE FUNCTION pg_temp.amount_of_text(value text) RETURNS double precision LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE
+        WHEN value ~* '^[+-]?(nan|inf|infinity)$' THEN CAST('NaN' AS double precision)
+        WHEN value ~ '^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]{{1,5}})?$'
+        THEN pg_temp.amount_value(CAST(value AS numeric))
+        WHEN value ~ '^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)[eE][+]?[0-9]{{6,}}$' THEN CAST('Infinity' AS double precision)
+    END
+$$;
+
+-- io/parsing.py: pg_temp.number_text(text), the cleaning of an amount's text (currency,
+-- thousands and decimal separators), pg_temp.day_number(text) and pg_temp.amount_value(text).
+{functions}
 -- A number in a date column (20240105) is no date: through text, it is rejected like elsewhere.
 CREATE FUNCTION pg_temp.day_number(value numeric) RETURNS integer LANGUAGE sql IMMUTABLE AS $$
     SELECT pg_temp.day_number(CAST(value AS text))
-$$;
-
--- A number: digits with an optional point and exponent. CASE, not AND, orders the checks
--- (PostgreSQL may evaluate AND's operands in any order); a huge value gives NULL, not an error.
-CREATE FUNCTION pg_temp.amount_number(value numeric) RETURNS double precision LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN abs(value) < 1e300 THEN CAST(value AS double precision) END
-$$;
-CREATE FUNCTION pg_temp.amount_number(value text) RETURNS double precision LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN TRIM(value) ~ '^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]{{1,3}})?$'
-        THEN pg_temp.amount_number(CAST(TRIM(value) AS numeric))
-    END
-$$;
-CREATE FUNCTION pg_temp.amount_number(value double precision) RETURNS double precision
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN value IN ('NaN', 'Infinity', '-Infinity') THEN NULL ELSE value END
 $$;
 
 -- The CTE keeps each column's own type (a missing column is a NULL, read as text), so the
@@ -72,7 +86,7 @@ $$;
 CREATE TEMP TABLE staged AS
 WITH typed AS (
     SELECT
-        NULLIF(TRIM(CAST({customer_id} AS text)), '') AS customer_id,
+        CAST({customer_id} AS text) AS customer_id_raw,
         {txn_date} AS txn_date_value,
         {amount} AS amount_value,
         {repayment_date} AS repayment_date_value,
@@ -84,13 +98,24 @@ WITH typed AS (
         {copy_no} AS copy_no
     FROM {source}
 )
+, valued AS (
+    SELECT
+        typed.*,
+        pg_temp.amount_value(amount_value) AS amount_double,
+        customer_id_raw ~ '[[:cntrl:]]' AS has_control
+    FROM typed
+)
 SELECT
-    customer_id,
+    CASE WHEN has_control THEN NULLIF(TRIM(regexp_replace(customer_id_raw, '[[:cntrl:]]', '', 'g')), '')
+         ELSE NULLIF(TRIM(customer_id_raw), '') END AS customer_id,
     pg_temp.day_number(txn_date_value) AS txn_day,
-    pg_temp.amount_number(amount_value) AS amount,
+    CASE WHEN amount_double <> 'NaN' AND abs(amount_double) < 1e15 THEN amount_double END AS amount,
     pg_temp.day_number(repayment_date_value) AS repay_day,
     pg_temp.day_number(due_date_value) AS due_day,
-    txn_date_raw, amount_raw, repayment_date_raw, due_date_raw, copy_no
-FROM typed;
+    txn_date_raw, amount_raw, repayment_date_raw, due_date_raw, copy_no,
+    CASE WHEN amount_double = 'NaN' THEN 'amount_not_finite'
+         WHEN abs(amount_double) >= 1e15 THEN 'amount_too_large' END AS amount_issue,
+    CASE WHEN has_control THEN 1 ELSE 0 END AS id_cleaned
+FROM valued;
 
 ANALYZE staged;
