@@ -9,7 +9,7 @@ import pytest
 
 from segmentation.errors import InputError
 from segmentation.io.database import DatabaseSource
-from segmentation.io.sources import transaction_features
+from segmentation.io.sources import FileSource, purchase_features, transaction_features
 from segmentation.io.sql_runner import TRANSACTION_FEATURES
 from segmentation.shapes.transactions import reference_features
 
@@ -221,3 +221,58 @@ def test_run_keeps_the_checked_rows_of_the_engine_that_checked_them(tmp_path, en
     assert result.dataset.report["engine"] == engine
     assert clean == (result.dataset.report["rows_used"], "2024-01-01")
     assert rejected == [("amount_invalid",), ("txn_date_invalid",)]
+
+
+class _TextOnly(FileSource):
+    """The file staged from text only, as before the typed fast path."""
+
+    def _typed_view(self, kind, options):
+        return None
+
+
+VARIED_CLEAN = [
+    # every value valid, written the many ways a clean export writes them
+    ("a", "2024-01-10", "500", "2024-01-20", ""),
+    ("a", "2024-02-05 13:45:00", "300.25", "2024-02-05 18:00:00", "2024-03-01"),
+    ("b", "2024-03-01T08:00:00", ".5", "", ""),
+    ("b", "2024-03-02", "1e5", "2024-03-09", ""),
+    ("c", "2024-03-03", "+3", "", "2024-03-10"),
+    ("c", "2024-01-01", "0", "2024-01-31", ""),
+    ("d", "2024-02-29", "12.000", "2024-03-31 23:59:59", ""),
+]
+
+
+@pytest.mark.parametrize("kind", ["transactions", "purchases"])
+@pytest.mark.parametrize(
+    "extra, typed_kept",
+    [
+        ([], True),  # a clean file: the typed read's result is the answer
+        ([VARIED_CLEAN[0]], False),  # an exact copy of a row: staged again from text
+        ([("e", "2024-01-05", "-5", "", "")], False),  # a negative amount
+        ([("e", "2024-01-05", "$1,200.50", "", "")], False),  # an amount the typed read cannot take
+        ([("e", "someday", "5", "", "")], False),  # a bad date
+        ([("e\x00", "2024-01-05", "5", "", "")], False),  # an id with a NUL byte
+        ([("e", "2024-01-05", "inf", "", "")], False),  # not finite
+    ],
+)
+def test_the_typed_read_gives_the_text_staging_answer(tmp_path, monkeypatch, kind, extra, typed_kept):
+    """One typed pass for a clean file, the text staging otherwise: the same features and the
+    same report of set-aside rows either way (issue 15)."""
+    import segmentation.io.sql_runner as runner
+
+    path = write_csv(pd.DataFrame(VARIED_CLEAN + extra, columns=edge_frame().columns), tmp_path / "t.csv")
+    outcomes = []
+    checked = runner._checked_result
+
+    def spy(*args, **kwargs):
+        result = checked(*args, **kwargs)
+        outcomes.append((kwargs.get("typed", False), result is not None))
+        return result
+
+    monkeypatch.setattr(runner, "_checked_result", spy)
+    compute = transaction_features if kind == "transactions" else purchase_features
+    fast, fast_report = compute(path, max_rejected_share=0.5, as_of="2024-04-01")
+    assert outcomes[0] == (True, typed_kept)
+    slow, slow_report = compute(_TextOnly(path), max_rejected_share=0.5, as_of="2024-04-01")
+    pd.testing.assert_frame_equal(fast, slow)
+    assert fast_report == slow_report

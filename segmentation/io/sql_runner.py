@@ -13,6 +13,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from ..errors import InputError
@@ -74,6 +75,10 @@ REJECT_REASONS = {
     "repayment_before_txn": ("repayment_date", "is before the transaction date"),
     "due_date_invalid": ("due_date", "is not a date"),
 }
+
+
+#: DuckDB's table of the lines its typed CSV read could not convert (``store_rejects``).
+TYPED_READ_ERRORS = "typed_read_errors"
 
 
 def load_sql(name: str) -> str:
@@ -140,9 +145,14 @@ class SqlEngine:
             return cur.fetchone()
 
 
-def aggregate(engine: SqlEngine, found: list[str], kind: str, options: LoadOptions) -> tuple[pd.DataFrame, FeatureReport]:
+def aggregate(engine: SqlEngine, found: list[str], kind: str, options: LoadOptions,
+              typed_source: str | None = None) -> tuple[pd.DataFrame, FeatureReport]:
     """Run the feature SQL of ``kind`` ("transactions" or "purchases") on the view ``source``
     (columns ``found``) where ``engine`` is.
+
+    ``typed_source`` (DuckDB): a view of the same rows read with types (see
+    ``staging_duckdb_typed.sql``), tried first; its result is kept only when it set no row
+    aside and cleaned no id, otherwise the rows are staged again from ``source``'s text.
 
     Rows are staged, checked (rejected rows are counted per reason with an example, exact
     duplicate rows set aside unless ``options.keep_duplicate_rows``) and aggregated to one row
@@ -164,10 +174,26 @@ def aggregate(engine: SqlEngine, found: list[str], kind: str, options: LoadOptio
         copy_no, row_hash = "1", f"hash({every_column})" if copies else "0"
     else:
         copy_no, row_hash = (f"ROW_NUMBER() OVER (PARTITION BY {every_column})" if copies else "1"), None
+    if typed_source is not None:
+        try:
+            engine.execute(load_sql("staging_duckdb_typed").format(source=typed_source, row_hash=row_hash, **roles))
+            clean = _checked_result(engine, columns, kind, options, late_after_days, copies, typed=True)
+        except (duckdb.Error, InputError):
+            clean = None  # (no row the typed reader could take: the text staging names why)
+        if clean is not None:
+            return clean
+        engine.execute("DROP VIEW IF EXISTS checked")
     staging = "staging_postgres" if engine.dialect == "postgresql" else f"staging_{engine.dialect}"
     style, notices = _text_style(engine, columns, options)
     engine.execute(load_sql(staging).format(source="source", copy_no=copy_no, row_hash=row_hash,
                                             **_staging_functions(engine, style), **roles))
+    return _checked_result(engine, columns, kind, options, late_after_days, copies, notices)
+
+
+def _checked_result(engine, columns, kind, options, late_after_days, copies, notices=None, typed=False):
+    """After staging: duplicates, checks, rejections and the features (see :func:`aggregate`).
+    ``typed``: None as soon as a row would be set aside, an id cleaned or a value failed the
+    typed read (:data:`TYPED_READ_ERRORS`): the text staging must name them."""
     if engine.dialect == "duckdb" and copies:
         engine.execute(load_sql("duplicates_duckdb"))
     if options.since is not None:
@@ -182,6 +208,8 @@ def aggregate(engine: SqlEngine, found: list[str], kind: str, options: LoadOptio
         _rejection(row, rows_in, columns) for row in engine.frame(load_sql("rejections")).itertuples()
     ]
     cleaned, example = engine.scalars("SELECT COUNT(*), MIN(customer_id) FROM staged WHERE id_cleaned = 1")
+    if typed and (rejections or cleaned or engine.scalars(f"SELECT COUNT(*) FROM {TYPED_READ_ERRORS}")[0]):
+        return None
     if cleaned:
         rejections.append(CleaningRule(
             reason="customer_id_control_chars", column=columns.customer_id, n_rows=int(cleaned), example=str(example),
@@ -209,7 +237,7 @@ def aggregate(engine: SqlEngine, found: list[str], kind: str, options: LoadOptio
         as_of=(EPOCH + dt.timedelta(days=as_of_day)).isoformat(),
         late_after_days=late_after_days,
         rejections=rejections,
-        notices=notices,
+        notices=list(notices or []),
     )
     return features, report
 
