@@ -218,6 +218,19 @@ def build_parser() -> argparse.ArgumentParser:
     _database_options(p, "transactions")
     _data_options(p, model_options=False, from_model=True)
 
+    p = sub.add_parser(
+        "explain", help="one customer's segment, name and action, and the smallest change that would move them"
+    )
+    p.add_argument("--model", required=True, help="model bundle folder")
+    p.add_argument(
+        "--values",
+        required=True,
+        action="append",
+        metavar="F=V,...",
+        help="the customer's feature values, e.g. txn_count=8,avg_txn_amount=3100 (a feature left out "
+        "takes the model's training median); repeatable",
+    )
+
     p = sub.add_parser("sql", help="print a SELECT that assigns segments inside any SQL database")
     p.add_argument("--model", required=True, help="model bundle folder")
     p.add_argument(
@@ -463,6 +476,52 @@ def cmd_score(args) -> None:
         print(f"wrote {path}")
 
 
+def parse_values(items: list[str], features: list[str]) -> dict[str, float]:
+    """``f1=v1,f2=v2`` pairs of --values as feature -> number, checked against the model's features."""
+    values: dict[str, float] = {}
+    for pair in ",".join(items).split(","):
+        if not pair.strip():
+            continue
+        name, sep, text = (part.strip() for part in pair.partition("="))
+        if not sep or not text:
+            raise InputError(f"--values expects feature=value, got {pair.strip()!r}")
+        if name not in features:
+            raise InputError(f"--values: the model has no feature {name!r}; its features are {', '.join(features)}")
+        try:
+            values[name] = float(text.replace("_", ""))
+        except ValueError:
+            raise InputError(f"--values {name}={text}: {text!r} is not a number") from None
+    if not values:
+        raise InputError(f"--values: no value given; the model's features are {', '.join(features)}")
+    return values
+
+
+def cmd_explain(args) -> None:
+    from .book.bundle import Bundle
+    from .book.explain import feature_scales
+
+    bundle = Bundle.load(args.model)
+    out = bundle.explain(parse_values(args.values, bundle.features))
+    scales = feature_scales(bundle) if out.imputed else {}
+    for f in out.imputed:
+        _say(f"not given: {f}; the model uses its training median ({scales[f].write(out.values[f])})")
+    print(f"segment {out.segment}: {out.segment_name}")
+    if out.summary:
+        print(f"  {out.summary}")
+    print(f"  action: {out.recommended_action}")
+    if out.distances:
+        own = " (own)"
+        print("distance to each segment's centre: " + ", ".join(
+            f"{s}: {d:.2f}{own if s == out.segment else ''}" for s, d in out.distances.items()
+        ))
+    if out.moves:
+        print(f"what would move this customer to {out.nearest_other} {out.nearest_other_name}:")
+        for i, move in enumerate(out.moves):
+            print(f"  {'or ' if i else ''}{move.text}")
+    else:
+        print(out.note)
+
+
 def cmd_sql(args) -> None:
     from .book.bundle import Bundle
     from .outputs.sql import scoring_sql
@@ -485,6 +544,7 @@ COMMANDS = {
     "run": cmd_run,
     "score": cmd_score,
     "sql": cmd_sql,
+    "explain": cmd_explain,
 }
 
 
