@@ -132,7 +132,7 @@ class FeatureScale:
 
     def write(self, value: float) -> str:
         if self.share:
-            return f"{value:.0%}"
+            return f"{value:.0%}" if value == 0 or abs(value) >= 0.01 else f"{value:.2%}"
         if self.whole or abs(value) >= 100:
             text = f"{value:,.0f}"
         elif abs(value) >= 1:
@@ -143,13 +143,13 @@ class FeatureScale:
 
     def nice(self, value: float, direction: float) -> list[float]:
         """Values near ``value`` a person would say, rounded away from the start
-        (``direction`` > 0: up), coarsest first; the exact value last."""
+        (``direction`` > 0: up), coarsest first; the exact value last (never for counts)."""
         def out(step):
             return (math.ceil if direction > 0 else math.floor)(value / step - 1e-9 * direction) * step
 
-        if self.whole:
-            steps = [1.0]
-        elif self.share:
+        if self.whole:  # whole numbers only: past the boundary, else just before it
+            return [out(1.0), float((math.floor if direction > 0 else math.ceil)(value))]
+        if self.share:
             steps = [0.01, 0.001]
         else:
             magnitude = 10.0 ** math.floor(math.log10(abs(value))) if value else 1.0
@@ -172,7 +172,7 @@ def feature_scales(bundle) -> dict[str, FeatureScale]:
             r = {"min": float(inv[0]), "max": float(inv[1])}
         r = r or {"min": -math.inf, "max": math.inf}
         low, high = float(r["min"]), float(r["max"])
-        share = 0 <= low and high <= 1 and not r.get("whole")
+        share = low >= 0 and high <= 1 and not r.get("whole")
         axes[name] = FeatureScale(name, low, high, bool(r.get("whole")), share, float(r.get("median", medians[j])))
     return axes
 
@@ -291,7 +291,7 @@ def _nearest_in(lo, hi, bound, current: float) -> np.ndarray:
     """The point of [lo, hi] within ``bound`` nearest to ``current`` (NaN: none), a hair
     inside the interval's ends (at an end two centres are equally near)."""
     lo, hi = np.maximum(lo, bound[0]), np.minimum(hi, bound[1])
-    margin = np.minimum(EDGE, (hi - lo) / 2)
+    margin = np.where(lo <= hi, np.minimum(EDGE, (hi - lo) / 2), 0.0)
     inside = np.clip(current, lo + margin, hi - margin)
     return np.where(lo > hi, np.nan, inside)
 
@@ -320,8 +320,8 @@ def _verified(bundle, params, axes, x, ranked, target, target_name) -> list[Move
     for n, (_, change) in enumerate(ranked):
         options = []
         for j, u in change.items():
-            exact = float(_inverse(params, j, np.array([u]))[0])
             axis = axes[features[j]]
+            exact = float(np.clip(_inverse(params, j, np.array([u]))[0], axis.low, axis.high))
             options.append([v for v in axis.nice(exact, exact - x[j]) if axis.low <= v <= axis.high] or [exact])
         for level in range(max(len(o) for o in options)):
             row = x.copy()
