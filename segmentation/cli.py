@@ -154,6 +154,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="demo_transactions.csv", help="CSV or .parquet file to write")
 
+    p = sub.add_parser(
+        "demo-history",
+        help="score demo transactions as they stood every other week with a saved model, into a segment history",
+    )
+    p.add_argument("input", help="demo transactions (from demo-data)")
+    p.add_argument("--model", required=True, help="model bundle folder (e.g. the run's model/)")
+    p.add_argument(
+        "--db", required=True, metavar="URL", help="where segment_history goes, e.g. sqlite:///out/segmentation.db"
+    )
+    p.add_argument("--scorings", type=int, default=8, help="how many scorings (default 8)")
+    p.add_argument("--every-weeks", type=int, default=2, help="weeks between two scorings (default 2)")
+
     p = sub.add_parser("features", help="transactions or a table -> one row of clean features per customer")
     p.add_argument("input")
     p.add_argument("--out", required=True, help="CSV, XLSX or .db file to write")
@@ -313,6 +325,19 @@ def cmd_demo_data(args) -> None:
 
     path = write_demo(args.out, args.customers, args.seed, shape=args.shape)
     print(f"wrote {args.customers:,} demo customers ({DEMO_SHAPES[args.shape]}) to {path}")
+
+
+def cmd_demo_history(args) -> None:
+    from .demo.history import write_demo_history
+    from .io.database import Database
+    from .outputs.migration import scorings
+
+    history = write_demo_history(args.input, args.model, args.db, args.scorings, args.every_weeks)
+    times = scorings(history)
+    print(
+        f"wrote segment_history ({len(history):,} rows, {len(times)} scorings from {times[0]:%Y-%m-%d} to "
+        f"{times[-1]:%Y-%m-%d}) and segment_migration to {Database(args.db)}"
+    )
 
 
 def cmd_features(args) -> None:
@@ -536,6 +561,7 @@ def cmd_sql(args) -> None:
 
 COMMANDS = {
     "demo-data": cmd_demo_data,
+    "demo-history": cmd_demo_history,
     "features": cmd_features,
     "fit": cmd_fit,
     "assign": cmd_assign,
