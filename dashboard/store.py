@@ -25,6 +25,7 @@ import pandas as pd
 from segmentation import Bundle, FitOptions, LoadOptions, fit_bundle, inspect_input, load_dataset, open_run
 from segmentation.errors import InputError
 from segmentation.outputs.files import write_table
+from segmentation.outputs.migration import read_history
 from segmentation.shapes import Dataset, Panel, panel_columns
 from segmentation.shapes.rfm import rfm_scores
 
@@ -119,6 +120,18 @@ class Workspace:
             self._arrays["__roles"] = {role: p for role, p in declared.items() if self.has(p.column)}
         return self._arrays["__roles"]
 
+    def customer(self, customer_id: str) -> dict | None:
+        """The model features of one customer of the data (exact id, else the only id matching
+        it case-insensitively), with its id; None when there is none."""
+        ids = self.frame["customer_id"]
+        rows = np.flatnonzero((ids == customer_id).to_numpy())
+        if not len(rows):
+            rows = np.flatnonzero((ids.str.lower() == customer_id.strip().lower()).to_numpy())
+        if len(rows) != 1:
+            return None
+        row = self.frame.iloc[int(rows[0])]
+        return {"customer_id": row["customer_id"], **{f: _plain(row[f]) for f in self.bundle.features}}
+
     def pca(self) -> np.ndarray:
         """2-D projection of the customers in the model's scaled space (computed once)."""
         if self._pca is None:
@@ -147,15 +160,17 @@ class DataStore:
     # -- registering ----------------------------------------------------------------------
 
     def add(self, source: str | Path, *, label: str, owner: str | None = None, options: dict | None = None,
-            dataset_id: str | None = None) -> str:
-        """Register a data file (transactions, customer table) or a `segmentation run` folder."""
+            dataset_id: str | None = None, history: str | None = None) -> str:
+        """Register a data file (transactions, customer table) or a `segmentation run` folder;
+        ``history``: the URL of a database holding its segment_history (default: a run folder's
+        segmentation.db when it has one)."""
         dataset_id = dataset_id or uuid.uuid4().hex
         folder = self.root / dataset_id
         folder.mkdir(parents=True, exist_ok=True)
         source = Path(source)
         stat = source.stat()
         meta = {"label": label, "owner": owner, "source": str(source.resolve()), "options": options or {},
-                "signature": [stat.st_size, stat.st_mtime_ns]}
+                "signature": [stat.st_size, stat.st_mtime_ns], "history": history}
         path = folder / "meta.json"
         if path.exists() and json.loads(path.read_text()) != meta:
             # Same id, other data (e.g. the app restarted with --data): drop the old fits.
@@ -174,6 +189,23 @@ class DataStore:
             raise KeyError(dataset_id)  # another session's upload: as if it did not exist
         return meta
 
+    # -- history ----------------------------------------------------------------------------
+
+    def history_source(self, dataset_id: str, owner: str | None = None) -> str | None:
+        """The database URL of the dataset's segment history: the one registered with it, else a
+        run folder's segmentation.db; None when it has none."""
+        meta = self.meta(dataset_id, owner)
+        if meta.get("history"):
+            return meta["history"]
+        db = Path(meta["source"]) / "segmentation.db"
+        return f"sqlite:///{db}" if db.is_file() else None
+
+    def history(self, dataset_id: str, owner: str | None = None) -> pd.DataFrame | None:
+        """The segment_history of the dataset (see :meth:`history_source`): None when it has no
+        database, an empty frame when the database has no history yet."""
+        url = self.history_source(dataset_id, owner)
+        return None if url is None else read_history(url)
+
     # -- uploads --------------------------------------------------------------------------
 
     def save_upload(self, filename: str, content: bytes, max_bytes: int) -> Path:
@@ -184,18 +216,20 @@ class DataStore:
         if len(content) > max_bytes:
             raise InputError(f"{filename} is {len(content) / 1e6:,.1f} MB; the limit is {max_bytes / 1e6:,.0f} MB")
         if not filename.lower().endswith(UPLOAD_SUFFIXES):
-            raise InputError(f"{filename}: upload a CSV or XLSX file")
+            raise InputError(f"{filename}: upload a CSV, Parquet or XLSX file")
         folder = self.root / "uploads"
         folder.mkdir(exist_ok=True)
         path = folder / f"{uuid.uuid4().hex}{Path(filename).suffix.lower()}"
         path.write_bytes(content)
         return path
 
-    def add_upload(self, upload: dict, id_column: str | None, features: list[str] | None, owner: str) -> str:
-        """Register a saved upload (``inspect_upload``'s facts) for one session, with the id column
-        and features the user picked for a customer table; returns the dataset id."""
+    def add_upload(self, upload: dict, id_column: str | None, features: list[str] | None, owner: str,
+                   roles: dict[str, str | None] | None = None) -> str:
+        """Register a saved upload (``inspect_upload``'s facts) for one session, with the columns
+        the user gave each role of a log (``roles``: role -> column, as ``--map``), or the id
+        column and features picked for a customer table; returns the dataset id."""
         path = self.root / "uploads" / Path(upload["token"]).name
-        options = LoadOptions()
+        options = LoadOptions(mapping=upload_mapping(roles))
         if upload["feature_set"] == "table":
             options = options.replace(
                 feature_set="table",
@@ -265,20 +299,35 @@ class DataStore:
         return ws
 
 
+def _plain(value):
+    """A frame value as JSON-native (None for missing)."""
+    if pd.isna(value):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _safe(dataset_id: str) -> str:
     if not dataset_id or not all(c.isalnum() or c in "-_" for c in dataset_id):
         raise KeyError(dataset_id)
     return dataset_id
 
 
-def inspect_upload(path: str | Path, filename: str | None = None) -> dict:
-    """What an uploaded file holds: its rows, columns, a preview, the numeric columns and the
-    data shape the library detects (with the shape's title)."""
+def upload_mapping(roles: dict[str, str | None] | None) -> dict[str, str] | None:
+    """The roles the user gave a column, as LoadOptions' mapping (``--map``); None for none."""
+    mapping = {role: column for role, column in (roles or {}).items() if column}
+    return mapping or None
+
+
+def inspect_upload(path: str | Path, filename: str | None = None, roles: dict | None = None) -> dict:
+    """What an uploaded file holds: its rows, columns, a preview, the numeric columns, the
+    column of each log role and the data shape the library detects with them (``roles``: the
+    user's choices, as ``--map``)."""
     path = Path(path)
-    facts = inspect_input(path)  # read as the fit will read it: no preview that the fit contradicts
+    # read as the fit will read it: no preview that the fit contradicts
+    facts = inspect_input(path, LoadOptions(mapping=upload_mapping(roles)))
     return {"token": path.name, "filename": filename or path.name, "rows": facts.rows, "columns": facts.columns,
-            "feature_set": facts.feature_set, "shape_title": facts.title, "numeric": facts.numeric,
-            "preview": facts.preview.astype(str).to_dict("records")}
+            "feature_set": facts.feature_set, "shape_title": facts.title, "reason": facts.reason,
+            "roles": facts.roles, "numeric": facts.numeric, "preview": facts.preview.astype(str).to_dict("records")}
 
 
 def export_bytes(frame: pd.DataFrame, suffix: str) -> bytes:

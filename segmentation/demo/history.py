@@ -28,7 +28,7 @@ def write_demo_history(transactions, model_dir, url: str, scorings: int = 8, eve
     ----------
     transactions : path or DataFrame
         Demo transactions (customer_id, txn_date, amount, repayment_date[, due_date]).
-    model_dir : path
+    model_dir : path or Bundle
         The saved model (not refitted).
     url : str
         Where segment_history and segment_migration are written (SQLite, DuckDB, PostgreSQL);
@@ -52,7 +52,7 @@ def write_demo_history(transactions, model_dir, url: str, scorings: int = 8, eve
     for column in ("txn_date", "repayment_date", "due_date"):
         if column in frame:
             frame[column] = pd.to_datetime(frame[column])
-    bundle = Bundle.load(model_dir)
+    bundle = model_dir if isinstance(model_dir, Bundle) else Bundle.load(model_dir)
     end = max(frame["txn_date"].max(), frame["repayment_date"].max())
     ends = [end - pd.Timedelta(weeks=every_weeks * i) for i in range(scorings - 1, -1, -1)]
     db = Database(url)

@@ -169,7 +169,10 @@ class Database:
     def columns(self, con, relation: str) -> list[str]:
         """Column names of a relation (a table name already quoted, or a subquery)."""
         # con.execute, not a cursor: a DuckDB cursor is a second connection, outside the transaction.
-        return [d[0] for d in con.execute(f"SELECT * FROM {relation} AS relation WHERE 1 = 0").description]
+        result = con.execute(f"SELECT * FROM {relation} AS relation WHERE 1 = 0")
+        names = [d[0] for d in result.description]
+        result.fetchall()  # DuckDB refuses the next statement while a result is left unread
+        return names
 
     def has_table(self, con, name: str) -> bool:
         if self.dialect == "postgresql":

@@ -126,7 +126,9 @@ class SqlEngine:
 
     def scalars(self, sql: str) -> tuple:
         if self.dialect in ("sqlite", "duckdb"):
-            return self.con.execute(sql).fetchone()
+            # fetchall: DuckDB refuses the next statement while a result is left half read
+            rows = self.con.execute(sql).fetchall()
+            return rows[0] if rows else None
         with self.con.cursor() as cur:
             cur.execute(sql)
             return cur.fetchone()

@@ -141,7 +141,7 @@ def movers(history: pd.DataFrame, before, after, from_segment=None, to_segment=N
     h = _clean(history, model_version)
     old = segment_state(h, before) if before is not None else segment_state(h.iloc[:0])
     new = segment_state(h, after)
-    pairs = new.join(old, how="left", lsuffix="_to", rsuffix="_from")
+    pairs = new.join(old, how="left", suffixes=("_to", "_from"))
     out = pd.DataFrame(
         {
             "customer_id": pairs.index.astype(str),
