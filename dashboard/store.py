@@ -24,6 +24,7 @@ import pandas as pd
 
 from segmentation import Bundle, FitOptions, LoadOptions, fit_bundle, inspect_input, load_dataset, open_run
 from segmentation.errors import InputError
+from segmentation.io.columns import REQUIRED_ROLES
 from segmentation.outputs.files import write_table
 from segmentation.outputs.migration import read_history
 from segmentation.shapes import Dataset, Panel, panel_columns
@@ -313,9 +314,11 @@ def _safe(dataset_id: str) -> str:
 
 
 def upload_mapping(roles: dict[str, str | None] | None) -> dict[str, str] | None:
-    """The roles the user gave a column, as LoadOptions' mapping (``--map``); None for none."""
+    """The roles given a column, as LoadOptions' mapping (``--map``), when they describe a log
+    (a customer, a date and an amount); otherwise None: the file is read as the library detects
+    it (a customer table, whose id column is picked apart)."""
     mapping = {role: column for role, column in (roles or {}).items() if column}
-    return mapping or None
+    return mapping if all(r in mapping for r in REQUIRED_ROLES) else None
 
 
 def inspect_upload(path: str | Path, filename: str | None = None, roles: dict | None = None) -> dict:

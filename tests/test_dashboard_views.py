@@ -241,6 +241,8 @@ def test_the_nigerian_loans_upload_maps_and_segments_as_the_cli(store, tmp_path,
     assert info["feature_set"] == "table"
     assert info["roles"]["customer_id"] == "customerid" and info["roles"]["amount"] == "loanamount"
     assert info["roles"]["txn_date"] is None
+    # the detected roles alone (no date) leave it a table, as the picker first shows them
+    assert upload_view.remap(store, info, info["roles"])["feature_set"] == "table"
     roles = {**info["roles"], "txn_date": "approveddate", "repayment_date": "closeddate"}
     mapped = upload_view.remap(store, info, roles)
     assert mapped["feature_set"] == "transactions" and "closeddate" in upload_view.upload_facts(mapped)
