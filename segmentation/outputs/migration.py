@@ -161,6 +161,7 @@ def movers(history: pd.DataFrame, before, after, from_segment=None, to_segment=N
 def read_history(url: str) -> pd.DataFrame:
     """The ``segment_history`` table of the database at ``url`` (PostgreSQL, SQLite, DuckDB);
     empty when it has none."""
+    from .. import shapes  # noqa: F401  (first: io.database alone meets the io <-> shapes import cycle)
     from ..io.database import Database
 
     db = Database(url)
