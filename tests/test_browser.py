@@ -252,7 +252,10 @@ def open_view(browser, url, errors=None):
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" and not any(i in m.text for i in IGNORED) else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(url)
-    page.wait_for_function("/[0-9]/.test(document.querySelector('#kpi-customers').textContent)", timeout=60_000)
+    page.wait_for_function(
+        "(() => { const e = document.querySelector('#kpi-customers'); return e && /[0-9]/.test(e.textContent); })()",
+        timeout=60_000,
+    )
     return page
 
 
@@ -313,6 +316,10 @@ def test_movement_view_shows_the_demo_history(browser, server, store_dir):
     assert page.locator("#movement-sizes .scatterlayer .trace").count() == history["segment"].nunique()
     page.wait_for_selector("#movement-note:has-text('customers from')", timeout=20_000)
     note = page.inner_text("#movement-note")
+    # the note names the flow the pickers show
+    for picker in ("#movement-from", "#movement-to"):
+        assert page.inner_text(picker).strip().split(" ")[0] in note
+    assert "any segment" not in note
     shown = int(note.split(" ")[0].replace(",", ""))
     old, new = segment_state(history, times[0])["segment"], segment_state(history, times[-1])["segment"]
     moved = new.index[new.index.isin(old.index)]

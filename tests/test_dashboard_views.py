@@ -286,3 +286,19 @@ def test_distance_bars_mark_the_customers_segment():
     bar = fig["data"][0]
     assert bar["y"] == ["0: A", "1: B", "2: C"] and bar["marker"]["line"]["color"][1] == "#222"
     assert "this customer's segment" in bar["text"][1]
+
+
+def test_the_link_keeps_only_what_the_user_picked(demo_history):
+    history = read_history(demo_history)
+    times = [t.isoformat() for t in scorings(history)]
+    default = movement.chosen(history, ViewState())
+    last_two = movement.url_choice(history, times[-2], times[-1], default["move_from"], default["move_to"])
+    assert last_two == dict(before="", after="", move_from=None, move_to=None)
+    # another first scoring: its own largest flow is the default, kept out as a pair
+    flow = movement.chosen(history, ViewState(before=times[0]))
+    kept = movement.url_choice(history, times[0], times[-1], flow["move_from"], flow["move_to"])
+    assert kept == dict(before=times[0], after="", move_from=None, move_to=None)
+    picked = movement.url_choice(history, times[0], times[-1], flow["move_from"], 3)
+    assert (picked["move_from"], picked["move_to"]) == (flow["move_from"], 3)
+    back = movement.movement_panels(history, ViewState(before=times[0], move_from=flow["move_from"], move_to=3))
+    assert back["pick"]["move_from"] == flow["move_from"] and back["pick"]["move_to"] == 3

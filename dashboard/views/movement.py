@@ -112,7 +112,7 @@ def movement_panels(history: pd.DataFrame | None, state: ViewState) -> dict:
     since = "the first scoring" if pick["before"] is None else f"{pick['before']:%Y-%m-%d %H:%M}"
     side = {None: "any segment"}
     names = {o["value"]: o["label"] for o in segment_options(history)}
-    note = (f"{len(rows):,} customers from {side.get(pick['move_from']) or names.get(pick['move_from'])} "
+    note = (f"{len(rows):,} customer{'s' if len(rows) != 1 else ''} from {side.get(pick['move_from']) or names.get(pick['move_from'])} "
             f"to {side.get(pick['move_to']) or names.get(pick['move_to'])} between {since} and "
             f"{pick['after']:%Y-%m-%d %H:%M}" + (f"; the first {SHOWN_MOVERS} shown, the export has all" if len(rows) > SHOWN_MOVERS else ""))
     return dict(sizes=figures.segment_sizes(segment_sizes(history), marked), sankey=migration_sankey(table),
@@ -125,7 +125,23 @@ def movers_table(rows: pd.DataFrame | None):
     if rows.empty:
         return html.Div("Nobody made this move.", className="text-muted small")
     shown = rows.head(SHOWN_MOVERS).astype(object).where(rows.head(SHOWN_MOVERS).notna(), "")
-    return dbc.Table.from_dataframe(shown, size="sm", striped=True, responsive=True, className="small movers-table")
+    table = dbc.Table.from_dataframe(shown, size="sm", striped=True, className="small movers-table mb-0")
+    return html.Div(table, style={"maxHeight": "420px", "overflowY": "auto"})
+
+
+def url_choice(history: pd.DataFrame, before: str, after: str, move_from, move_to) -> dict:
+    """The pickers' values as the URL keeps them: a default left out (the last two scorings;
+    the largest flow between the scorings picked, both sides together), so a link holds only
+    what the user chose."""
+    default = chosen(history, ViewState())
+    out = dict(before=before, after=after, move_from=move_from, move_to=move_to)
+    for key in ("before", "after"):
+        if default[key] is not None and out[key] == default[key].isoformat():
+            out[key] = ""
+    flow = chosen(history, ViewState(before=before, after=after))
+    if (move_from, move_to) == (flow["move_from"], flow["move_to"]):
+        out.update(move_from=None, move_to=None)
+    return out
 
 
 def history_or_none(store: DataStore, ready: dict | None, session: str | None):
@@ -187,14 +203,7 @@ def register(app, store: DataStore, settings: Settings) -> None:
         history, _, _ = history_or_none(store, ready, session)
         if history is None or history.empty:
             raise PreventUpdate
-        # the defaults stay out of the link: only a choice the user made is kept
-        default = chosen(history, ViewState())
-        picked = dict(before=before or "", after=after or "", move_from=move_from, move_to=move_to)
-        for key, value in picked.items():
-            fallback = default[key].isoformat() if isinstance(default[key], pd.Timestamp) else default[key]
-            if value == fallback or value == (fallback or ""):
-                picked[key] = None if key.startswith("move") else ""
-        state = replace(parse_query(search), **picked)
+        state = replace(parse_query(search), **url_choice(history, before or "", after or "", move_from, move_to))
         query = build_query(state)
         if query == (search or ""):
             raise PreventUpdate
