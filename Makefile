@@ -26,6 +26,8 @@ install: $(VENV)/.runtime
 run: install
 	$(BIN)/python -m segmentation demo-data --customers 5000 --out $(DEMO)/demo_transactions.csv
 	$(BIN)/python -m segmentation run $(DEMO)/demo_transactions.csv --out $(DEMO)/output
+	$(BIN)/python -m segmentation demo-history $(DEMO)/demo_transactions.csv --model $(DEMO)/output/model \
+		--db sqlite:///$(DEMO)/output/segmentation.db
 	$(BIN)/python -m dashboard --data $(DEMO)/output
 
 lint: $(VENV)/.dev

@@ -15,6 +15,8 @@ def main(argv=None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8050")))
     parser.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1; 0.0.0.0 needs users)")
     parser.add_argument("--store", help="folder for datasets and fitted models")
+    parser.add_argument("--history", metavar="URL", help="database with the data's segment_history for the movement "
+                        "view, e.g. postgresql://me@host/bank (default: a run folder's segmentation.db)")
     parser.add_argument("--max-upload-mb", type=int, default=50)
     parser.add_argument("--upload-retention-hours", type=float, default=None,
                         help="delete uploads this long after they were made (default $DASHBOARD_UPLOAD_RETENTION_HOURS or 24)")
@@ -34,7 +36,7 @@ def main(argv=None) -> int:
         return 2
     try:
         app = create_app(args.data, store_dir=args.store, max_upload_mb=args.max_upload_mb, users=users,
-                         upload_retention_hours=args.upload_retention_hours)
+                         upload_retention_hours=args.upload_retention_hours, history=args.history)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

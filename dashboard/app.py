@@ -20,6 +20,7 @@ from dash import Dash, DiskcacheManager
 from flask import send_from_directory
 
 from segmentation.demo import write_demo
+from segmentation.demo.history import write_demo_history
 
 from . import auth, views
 from .store import DEMO_ID, DataStore
@@ -28,6 +29,7 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 BOOTSTRAP_CSS = Path(flask_bootstrap.__file__).parent / "static" / "bootstrap5" / "css"
 DEFAULT_STORE = Path(tempfile.gettempdir()) / f"segmentation-dashboard-{os.getuid()}"
 DEMO_CUSTOMERS = 5_000
+DEMO_HISTORY = f"demo_history_{DEMO_CUSTOMERS}.db"
 
 log = logging.getLogger("dashboard")
 
@@ -39,6 +41,7 @@ def create_app(
     max_upload_mb: int = 50,
     users: dict[str, str] | None = None,
     upload_retention_hours: float | None = None,
+    history: str | None = None,
 ) -> Dash:
     """Build the app and fit its default dataset once.
 
@@ -55,19 +58,27 @@ def create_app(
         Name -> password hash; when given, every request needs a signed-in session.
     upload_retention_hours : float, optional
         How long uploads are kept (default ``$DASHBOARD_UPLOAD_RETENTION_HOURS`` or 24).
+    history : str, optional
+        URL of the database holding the data's segment_history (PostgreSQL, SQLite, DuckDB),
+        for the movement view. Default: a run folder's segmentation.db; for the built-in demo
+        data, a demo history (the demo scored every other week) made once in the store.
     """
     store_dir = Path(store_dir or os.environ.get("DASHBOARD_STORE") or DEFAULT_STORE)
     store = DataStore(store_dir, upload_retention_hours=upload_retention_hours)
     store.sweep(force=True)
-    if data is None:
+    demo = data is None
+    if demo:
         data = store_dir / f"demo_transactions_{DEMO_CUSTOMERS}.csv"
         if not data.exists():
             write_demo(data, DEMO_CUSTOMERS, seed=0)
         label = "demo data"
+        history = history or f"sqlite:///{store_dir / DEMO_HISTORY}"
     else:
         label = Path(data).name
-    store.add(data, label=label, dataset_id=DEMO_ID)
-    store.get(DEMO_ID, "auto")  # fit once, before any request
+    store.add(data, label=label, dataset_id=DEMO_ID, history=history)
+    ws = store.get(DEMO_ID, "auto")  # fit once, before any request
+    if demo and not (store_dir / DEMO_HISTORY).exists():
+        write_demo_history(data, ws.bundle, history)
 
     app = Dash(
         __name__,
@@ -140,6 +151,7 @@ def __getattr__(name: str):
             os.environ.get("DASHBOARD_DATA") or None,
             max_upload_mb=int(os.environ.get("DASHBOARD_MAX_UPLOAD_MB", "50")),
             users=auth.load_users(),
+            history=os.environ.get("DASHBOARD_HISTORY") or None,
         )
         globals().update(app=app, server=app.server)
         return globals()[name]

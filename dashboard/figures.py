@@ -180,3 +180,41 @@ def pca_scatter(coords: np.ndarray, segments: np.ndarray, total: int, names: dic
     layout = _layout(f"PCA projection: {caption}", xaxis={"title": {"text": "first component"}},
                      yaxis={"title": {"text": "second component"}})
     return {"data": traces, "layout": layout}
+
+
+def distance_bars(distances: dict[int, float], own: int, names: dict[int, str]) -> dict:
+    """One customer's distance to each segment's centre (scaled units), their own segment
+    marked: the shorter the bar, the nearer the segment."""
+    segments = sorted(distances)
+    labels = [f"{s}: {names.get(s, s)}" for s in segments]
+    return {
+        "data": [{
+            "type": "bar", "orientation": "h", "y": labels, "x": [distances[s] for s in segments],
+            "marker": {"color": [segment_color(s) for s in segments],
+                       "line": {"color": ["#222" if s == own else "rgba(0,0,0,0)" for s in segments], "width": 2}},
+            "text": [f"{distances[s]:.2f}" + (" (this customer's segment)" if s == own else "") for s in segments],
+            "textposition": "auto",
+            "hovertemplate": "%{y}: %{x:.2f}<extra></extra>",
+        }],
+        "layout": _layout("Distance to each segment's centre (standard deviations)",
+                          xaxis={"title": {"text": "distance"}, "rangemode": "tozero"},
+                          yaxis={"autorange": "reversed", "automargin": True}, showlegend=False,
+                          margin={"l": 10, "r": 20, "t": 50, "b": 45}),
+    }
+
+
+def segment_sizes(sizes: pd.DataFrame, marked: list | None = None) -> dict:
+    """Customers per segment after each scoring (one line each); ``marked``: the two scorings
+    compared, drawn as dashed lines."""
+    traces = []
+    for (segment, name), rows in sizes.groupby(["segment", "segment_name"], sort=True):
+        traces.append({
+            "type": "scatter", "mode": "lines+markers", "name": f"{segment}: {name}",
+            "x": [t.isoformat() for t in rows["scored_at"]], "y": rows["customers"].tolist(),
+            "line": {"color": segment_color(segment)},
+            "hovertemplate": f"{segment}: {name}<br>%{{x}}: %{{y:,}} customers<extra></extra>",
+        })
+    shapes = [{"type": "line", "xref": "x", "yref": "paper", "x0": t, "x1": t, "y0": 0, "y1": 1,
+               "line": {"dash": "dash", "color": "#888", "width": 1}} for t in (marked or []) if t]
+    return {"data": traces, "layout": _layout("Customers per segment at each scoring", shapes=shapes,
+                                              yaxis={"title": {"text": "customers"}, "rangemode": "tozero"})}

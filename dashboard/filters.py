@@ -3,12 +3,13 @@
 The URL query holds the view, so a copied link opens the same view:
 ``?k=4&seg=0,2&q=C00&log=0&r.txn_count=3~20&tab=model``: k, the ticked segments (absent: all),
 the customer id search, the log-axes toggle (absent: on), one range per narrowed feature, the
-tab. Parsing is forgiving: a value that does not parse is ignored, never an error.
+tab; ``cust=C0001`` the customer of the score view; ``mb``, ``ma`` (the two scorings compared,
+``YYYY-MM-DDTHH:MM:SS``), ``mf``, ``mt`` (the segments moved from and to) of the movement view. Parsing is forgiving: a value that does not parse is ignored, never an error.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode
 
@@ -18,7 +19,7 @@ from matplotlib.path import Path as Polygon
 if TYPE_CHECKING:
     from .store import Workspace
 
-TABS = ("overview", "model", "data")
+TABS = ("overview", "model", "score", "movement", "data")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,11 @@ class ViewState:
     log_axes: bool = True
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     tab: str = "overview"
+    customer: str = ""  # the score view's customer id
+    before: str = ""  # the movement view's two scorings and the flow picked
+    after: str = ""
+    move_from: int | None = None
+    move_to: int | None = None
 
     def filters(self, selection: dict | None = None) -> Filters:
         return Filters(
@@ -66,6 +72,12 @@ def parse_query(search: str | None) -> ViewState:
                 state.ranges[key[2:]] = (min(lo, hi), max(lo, hi))
             elif key == "tab" and value in TABS:
                 state.tab = value
+            elif key == "cust":
+                state.customer = value[:100]
+            elif key in ("mb", "ma"):
+                setattr(state, "before" if key == "mb" else "after", value[:40])
+            elif key in ("mf", "mt"):
+                setattr(state, "move_from" if key == "mf" else "move_to", int(value))
         except ValueError:
             continue
     return state
@@ -85,7 +97,12 @@ def build_query(state: ViewState) -> str:
         params.append((f"r.{name}", f"{lo:.10g}~{hi:.10g}"))
     if state.tab != "overview":
         params.append(("tab", state.tab))
-    return "?" + urlencode(params, safe=",~") if params else ""
+    if state.customer:
+        params.append(("cust", state.customer))
+    for key, value in (("mb", state.before), ("ma", state.after), ("mf", state.move_from), ("mt", state.move_to)):
+        if value not in ("", None):
+            params.append((key, str(value)))
+    return "?" + urlencode(params, safe=",~:") if params else ""
 
 
 def state_for(ready: dict, search: str | None) -> ViewState:
@@ -93,7 +110,7 @@ def state_for(ready: dict, search: str | None) -> ViewState:
     segments and ranges belonged to the old model and are dropped."""
     state = parse_query(search)
     if ready["k"] != state.k:
-        state = ViewState(k=ready["k"], search=state.search, log_axes=state.log_axes, tab=state.tab)
+        state = replace(state, k=ready["k"], segments=None, ranges={})
     return state
 
 

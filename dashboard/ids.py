@@ -60,6 +60,33 @@ UPLOAD_SIZE_NOTE = "upload-size-note"  # written in the browser (assets/upload_s
 UPLOAD_FILE = "upload-file"  # store: the uploaded file's server-side token and detected facts
 USE_DEMO = "use-demo"
 
+# score view (one customer)
+SCORE_CUSTOMER_ID = "score-customer-id"  # a text input: a customer id of the data
+SCORE_LOOKUP_NOTE = "score-lookup-note"
+SCORE_FORM = "score-form"  # holds one input per model feature: {"type": SCORE_INPUT, "feature": name}
+SCORE_INPUT = "score-input"
+SCORE_RESULT = "score-result"  # the segment's name, summary and action
+SCORE_EXPLAIN = "score-explain"  # what would move this customer
+SCORE_DISTANCES = "score-distances"
+
+# movement view (segments over scorings)
+MOVEMENT_SOURCE = "movement-source"
+MOVEMENT_BEFORE = "movement-before"
+MOVEMENT_AFTER = "movement-after"
+MOVEMENT_FROM = "movement-from"
+MOVEMENT_TO = "movement-to"
+MOVEMENT_SIZES = "movement-sizes"
+MOVEMENT_SANKEY = "movement-sankey"
+MOVEMENT_MOVERS = "movement-movers"
+MOVEMENT_NOTE = "movement-note"
+MOVEMENT_EXPORT_CSV = "movement-export-csv"
+MOVEMENT_EXPORT_XLSX = "movement-export-xlsx"
+
+# upload mapping
+UPLOAD_ROLES = "upload-roles"  # the role picker: one dropdown per role, {"type": UPLOAD_ROLE, "role": name}
+UPLOAD_ROLE = "upload-role"
+UPLOAD_SHAPE = "upload-shape"
+
 # server-state handles (ids only, never data)
 READY = "ready"  # {"dataset": id, "k": k} once that model is fitted and loaded
 SELECTION = "selection"  # the scatter's box or lasso, normalised

@@ -26,7 +26,9 @@ import pandas as pd
 
 from segmentation import Bundle, FitOptions, LoadOptions, fit_bundle, inspect_input, load_dataset, open_run
 from segmentation.errors import InputError
+from segmentation.io.columns import REQUIRED_ROLES
 from segmentation.outputs.files import write_table
+from segmentation.outputs.migration import read_history
 from segmentation.shapes import Dataset, Panel, panel_columns
 from segmentation.shapes.rfm import rfm_scores
 
@@ -127,6 +129,18 @@ class Workspace:
             self._arrays["__roles"] = {role: p for role, p in declared.items() if self.has(p.column)}
         return self._arrays["__roles"]
 
+    def customer(self, customer_id: str) -> dict | None:
+        """The model features of one customer of the data (exact id, else the only id matching
+        it case-insensitively), with its id; None when there is none."""
+        ids = self.frame["customer_id"]
+        rows = np.flatnonzero((ids == customer_id).to_numpy())
+        if not len(rows):
+            rows = np.flatnonzero((ids.str.lower() == customer_id.strip().lower()).to_numpy())
+        if len(rows) != 1:
+            return None
+        row = self.frame.iloc[int(rows[0])]
+        return {"customer_id": row["customer_id"], **{f: _plain(row[f]) for f in self.bundle.features}}
+
     def pca(self) -> np.ndarray:
         """2-D projection of the customers in the model's scaled space (computed once)."""
         if self._pca is None:
@@ -169,15 +183,17 @@ class DataStore:
     # -- registering ----------------------------------------------------------------------
 
     def add(self, source: str | Path, *, label: str, owner: str | None = None, options: dict | None = None,
-            dataset_id: str | None = None) -> str:
-        """Register a data file (transactions, customer table) or a `segmentation run` folder."""
+            dataset_id: str | None = None, history: str | None = None) -> str:
+        """Register a data file (transactions, customer table) or a `segmentation run` folder;
+        ``history``: the URL of a database holding its segment_history (default: a run folder's
+        segmentation.db when it has one)."""
         dataset_id = dataset_id or uuid.uuid4().hex
         folder = self.root / dataset_id
         folder.mkdir(parents=True, exist_ok=True)
         source = Path(source)
         stat = source.stat()
         meta = {"label": label, "owner": owner, "source": str(source.resolve()), "options": options or {},
-                "signature": [stat.st_size, stat.st_mtime_ns]}
+                "signature": [stat.st_size, stat.st_mtime_ns], "history": history}
         path = folder / "meta.json"
         if path.exists() and json.loads(path.read_text()) != meta:
             # Same id, other data (e.g. the app restarted with --data): drop the old fits.
@@ -196,6 +212,23 @@ class DataStore:
             raise KeyError(dataset_id)  # another session's upload: as if it did not exist
         return meta
 
+    # -- history ----------------------------------------------------------------------------
+
+    def history_source(self, dataset_id: str, owner: str | None = None) -> str | None:
+        """The database URL of the dataset's segment history: the one registered with it, else a
+        run folder's segmentation.db; None when it has none."""
+        meta = self.meta(dataset_id, owner)
+        if meta.get("history"):
+            return meta["history"]
+        db = Path(meta["source"]) / "segmentation.db"
+        return f"sqlite:///{db}" if db.is_file() else None
+
+    def history(self, dataset_id: str, owner: str | None = None) -> pd.DataFrame | None:
+        """The segment_history of the dataset (see :meth:`history_source`): None when it has no
+        database, an empty frame when the database has no history yet."""
+        url = self.history_source(dataset_id, owner)
+        return None if url is None else read_history(url)
+
     # -- uploads --------------------------------------------------------------------------
 
     def save_upload(self, filename: str, content: bytes, max_bytes: int) -> Path:
@@ -207,7 +240,7 @@ class DataStore:
         if len(content) > max_bytes:
             raise InputError(f"{filename} is {len(content) / 1e6:,.1f} MB; the limit is {max_bytes / 1e6:,.0f} MB")
         if not filename.lower().endswith(UPLOAD_SUFFIXES):
-            raise InputError(f"{filename}: upload a CSV or XLSX file")
+            raise InputError(f"{filename}: upload a CSV, Parquet or XLSX file")
         self.sweep()
         folder = _private_folder(self.uploads)
         path = folder / f"{uuid.uuid4().hex}{Path(filename).suffix.lower()}"
@@ -258,17 +291,24 @@ class DataStore:
         for leftover in (path, path.with_name(path.name + ".owner")):
             leftover.unlink(missing_ok=True)
 
+    def inspect_saved(self, upload: dict, roles: dict[str, str | None] | None = None) -> dict:
+        """:func:`inspect_upload` of a kept upload again, read as it was, with the user's
+        column for each role of a log (``roles``)."""
+        path = self.uploads / Path(upload["token"]).name
+        return inspect_upload(path, upload["filename"], LoadOptions.from_dict(upload.get("options") or {}), roles)
+
     def add_upload(self, upload: dict, id_column: str | None, features: list[str] | None, owner: str,
-                   options: LoadOptions | None = None) -> str:
-        """Register a saved upload (``inspect_upload``'s facts) for one session, with the id column
-        and features the user picked for a customer table; returns the dataset id. ``options``:
+                   roles: dict[str, str | None] | None = None, options: LoadOptions | None = None) -> str:
+        """Register a saved upload (``inspect_upload``'s facts) for one session, with the columns
+        the user gave each role of a log (``roles``: role -> column, as ``--map``), or the id
+        column and features picked for a customer table; returns the dataset id. ``options``:
         how to read it (encoding, sheet, date format, decimal and thousands separators), by
         default those the upload was inspected with."""
         path = self.uploads / Path(upload["token"]).name
         if not path.exists():
             raise InputError(f"{upload['filename']} is no longer kept on the server (uploads are deleted after "
                              f"{self.upload_retention_s / 3600:g} hours): upload it again")
-        options = options or LoadOptions.from_dict(upload.get("options") or {})
+        options = (options or LoadOptions.from_dict(upload.get("options") or {})).replace(mapping=upload_mapping(roles))
         if upload["feature_set"] == "table":
             options = options.replace(
                 feature_set="table",
@@ -374,26 +414,43 @@ def _named(exc: InputError, path: Path, filename: str) -> InputError:
     return InputError(text)
 
 
+def _plain(value):
+    """A frame value as JSON-native (None for missing)."""
+    if pd.isna(value):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _safe(dataset_id: str) -> str:
     if not dataset_id or not all(c.isalnum() or c in "-_" for c in dataset_id):
         raise KeyError(dataset_id)
     return dataset_id
 
 
-def inspect_upload(path: str | Path, filename: str | None = None, options: LoadOptions | None = None) -> dict:
-    """What an uploaded file holds: its rows, columns, a preview, the numeric columns and the
-    data shape the library detects (with the shape's title), and how it was read (``notices``:
-    an encoding detected, the sheet chosen); ``options`` (kept for the fit) say how to read it."""
+def upload_mapping(roles: dict[str, str | None] | None) -> dict[str, str] | None:
+    """The roles given a column, as LoadOptions' mapping (``--map``), when they describe a log
+    (a customer, a date and an amount); otherwise None: the file is read as the library detects
+    it (a customer table, whose id column is picked apart)."""
+    mapping = {role: column for role, column in (roles or {}).items() if column}
+    return mapping if all(r in mapping for r in REQUIRED_ROLES) else None
+
+
+def inspect_upload(path: str | Path, filename: str | None = None, options: LoadOptions | None = None,
+                   roles: dict | None = None) -> dict:
+    """What an uploaded file holds: its rows, columns, a preview, the numeric columns, the
+    column of each log role and the data shape the library detects with them (``roles``: the
+    user's choices, as ``--map``), and how it was read (``notices``: an encoding detected, the
+    sheet chosen); ``options`` (kept for the fit) say how to read it."""
     path = Path(path)
-    options = options or LoadOptions()
+    options = (options or LoadOptions()).replace(mapping=upload_mapping(roles))
     try:
         facts = inspect_input(path, options)  # read as the fit will read it: no preview that the fit contradicts
     except InputError as exc:
         raise _named(exc, path, filename or path.name) from None
     return {"token": path.name, "filename": filename or path.name, "rows": facts.rows, "columns": facts.columns,
-            "feature_set": facts.feature_set, "shape_title": facts.title, "numeric": facts.numeric,
-            "preview": facts.preview.astype(str).to_dict("records"), "notices": facts.notices,
-            "options": options.to_dict()}
+            "feature_set": facts.feature_set, "shape_title": facts.title, "reason": facts.reason,
+            "roles": facts.roles, "numeric": facts.numeric, "preview": facts.preview.astype(str).to_dict("records"),
+            "notices": facts.notices, "options": options.to_dict()}
 
 
 def export_bytes(frame: pd.DataFrame, suffix: str) -> bytes:

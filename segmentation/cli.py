@@ -176,6 +176,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="demo_transactions.csv", help="CSV or .parquet file to write")
 
+    p = sub.add_parser(
+        "demo-history",
+        help="score demo transactions as they stood every other week with a saved model, into a segment history",
+    )
+    p.add_argument("input", help="demo transactions (from demo-data)")
+    p.add_argument("--model", required=True, help="model bundle folder (e.g. the run's model/)")
+    p.add_argument(
+        "--db", required=True, metavar="URL", help="where segment_history goes, e.g. sqlite:///out/segmentation.db"
+    )
+    p.add_argument("--scorings", type=int, default=8, help="how many scorings (default 8)")
+    p.add_argument("--every-weeks", type=int, default=2, help="weeks between two scorings (default 2)")
+
     p = sub.add_parser("features", help="transactions or a table -> one row of clean features per customer")
     p.add_argument("input")
     p.add_argument("--out", required=True, help="CSV, XLSX or .db file to write")
@@ -239,6 +251,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sankey", metavar="FILE.html", help="also write the migration Sankey figure here")
     _database_options(p, "transactions")
     _data_options(p, model_options=False, from_model=True)
+
+    p = sub.add_parser(
+        "explain", help="one customer's segment, name and action, and the smallest change that would move them"
+    )
+    p.add_argument("--model", required=True, help="model bundle folder")
+    p.add_argument(
+        "--values",
+        required=True,
+        action="append",
+        metavar="F=V,...",
+        help="the customer's feature values, e.g. txn_count=8,avg_txn_amount=3100 (a feature left out "
+        "takes the model's training median); repeatable",
+    )
 
     p = sub.add_parser("sql", help="print a SELECT that assigns segments inside any SQL database")
     p.add_argument("--model", required=True, help="model bundle folder")
@@ -327,6 +352,19 @@ def cmd_demo_data(args) -> None:
 
     path = write_demo(args.out, args.customers, args.seed, shape=args.shape)
     print(f"wrote {args.customers:,} demo customers ({DEMO_SHAPES[args.shape]}) to {path}")
+
+
+def cmd_demo_history(args) -> None:
+    from .demo.history import write_demo_history
+    from .io.database import Database
+    from .outputs.migration import scorings
+
+    history = write_demo_history(args.input, args.model, args.db, args.scorings, args.every_weeks)
+    times = scorings(history)
+    print(
+        f"wrote segment_history ({len(history):,} rows, {len(times)} scorings from {times[0]:%Y-%m-%d} to "
+        f"{times[-1]:%Y-%m-%d}) and segment_migration to {Database(args.db)}"
+    )
 
 
 def cmd_features(args) -> None:
@@ -493,6 +531,52 @@ def cmd_score(args) -> None:
         print(f"wrote {path}")
 
 
+def parse_values(items: list[str], features: list[str]) -> dict[str, float]:
+    """``f1=v1,f2=v2`` pairs of --values as feature -> number, checked against the model's features."""
+    values: dict[str, float] = {}
+    for pair in ",".join(items).split(","):
+        if not pair.strip():
+            continue
+        name, sep, text = (part.strip() for part in pair.partition("="))
+        if not sep or not text:
+            raise InputError(f"--values expects feature=value, got {pair.strip()!r}")
+        if name not in features:
+            raise InputError(f"--values: the model has no feature {name!r}; its features are {', '.join(features)}")
+        try:
+            values[name] = float(text.replace("_", ""))
+        except ValueError:
+            raise InputError(f"--values {name}={text}: {text!r} is not a number") from None
+    if not values:
+        raise InputError(f"--values: no value given; the model's features are {', '.join(features)}")
+    return values
+
+
+def cmd_explain(args) -> None:
+    from .book.bundle import Bundle
+    from .book.explain import feature_scales
+
+    bundle = Bundle.load(args.model)
+    out = bundle.explain(parse_values(args.values, bundle.features))
+    scales = feature_scales(bundle) if out.imputed else {}
+    for f in out.imputed:
+        _say(f"not given: {f}; the model uses its training median ({scales[f].write(out.values[f])})")
+    print(f"segment {out.segment}: {out.segment_name}")
+    if out.summary:
+        print(f"  {out.summary}")
+    print(f"  action: {out.recommended_action}")
+    if out.distances:
+        own = " (own)"
+        print("distance to each segment's centre: " + ", ".join(
+            f"{s}: {d:.2f}{own if s == out.segment else ''}" for s, d in out.distances.items()
+        ))
+    if out.moves:
+        print(f"what would move this customer to {out.nearest_other} {out.nearest_other_name}:")
+        for i, move in enumerate(out.moves):
+            print(f"  {'or ' if i else ''}{move.text}")
+    else:
+        print(out.note)
+
+
 def cmd_sql(args) -> None:
     from .book.bundle import Bundle
     from .outputs.sql import scoring_sql
@@ -507,6 +591,7 @@ def cmd_sql(args) -> None:
 
 COMMANDS = {
     "demo-data": cmd_demo_data,
+    "demo-history": cmd_demo_history,
     "features": cmd_features,
     "fit": cmd_fit,
     "assign": cmd_assign,
@@ -515,6 +600,7 @@ COMMANDS = {
     "run": cmd_run,
     "score": cmd_score,
     "sql": cmd_sql,
+    "explain": cmd_explain,
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -11,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import SHARED_DATA
 from services import CHROMIUM_FLAGS, chromium_or_skip, free_port, stop, wait_for_url
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -161,7 +164,7 @@ def test_upload_flow_and_isolation_between_browsers(browser, server, tmp_path):
     bad.write_bytes(b"%PDF-1.4")
     page.click("text=Your data")
     page.set_input_files("#upload input[type=file]", str(bad))
-    page.wait_for_selector("text=upload a CSV or XLSX file", timeout=20_000)
+    page.wait_for_selector("text=upload a CSV, Parquet or XLSX file", timeout=20_000)
     assert kpi(page) == 200
 
     # a file over the limit (1 MB here), which the browser itself refuses, is named too
@@ -234,3 +237,138 @@ def test_a_range_in_the_url_sets_its_slider_and_reset_clears_it(browser, server,
     page.wait_for_function("!window.location.search.includes('r.txn_count')", timeout=20_000)
     lo, hi = frame["txn_count"].min(), frame["txn_count"].max()
     assert slider_inputs(page, 0) == [str(lo), str(hi)]
+
+
+# -- the score, movement and upload-mapping views ------------------------------------------------
+
+DOCS = ROOT / "docs"
+
+
+def open_view(browser, url, errors=None):
+    """A page opened on another tab than the overview: ready once the model is (the KPIs filled)."""
+    context = browser.new_context(viewport={"width": 1500, "height": 1200}, accept_downloads=True)
+    page = context.new_page()
+    if errors is not None:
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" and not any(i in m.text for i in IGNORED) else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    page.wait_for_function(
+        "(() => { const e = document.querySelector('#kpi-customers'); return e && /[0-9]/.test(e.textContent); })()",
+        timeout=60_000,
+    )
+    return page
+
+
+def screenshot(page, name: str, store_dir) -> None:
+    """A README screenshot: refreshed under docs/ with UPDATE_SCREENSHOTS=1, else only taken."""
+    target = DOCS / name if os.environ.get("UPDATE_SCREENSHOTS") == "1" else Path(store_dir) / name
+    page.screenshot(path=str(target), full_page=True)
+    assert target.stat().st_size > 30_000
+
+
+def test_score_view_gives_the_clis_segment_and_what_would_move(browser, server, store_dir, tmp_path):
+    from segmentation.cli import main
+
+    frame = pd.read_parquet(Path(store_dir) / "store" / "demo" / "k-auto" / "customers.parquet")
+    row = frame[frame["customer_id"] == "C0000042"].iloc[0]
+    model = Path(store_dir) / "store" / "demo" / "k-auto" / "model"
+    features = [f for f in ("txn_count", "avg_txn_amount", "total_amount", "avg_repayment_days", "late_share",
+                            "recency_days") if pd.notna(row[f])]
+    values = ",".join(f"{f}={float(row[f])!r}" for f in features)
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert main(["explain", "--model", str(model), "--values", values]) == 0
+    first = buffer.getvalue().splitlines()
+    segment_line = first[0]  # "segment 2: Late-paying, slow-repaying borrowers"
+    move = next(line.strip() for line in first if line.startswith("  ") and ("raise " in line or "lower " in line))
+
+    errors = []
+    page = open_view(browser, server + "?tab=score", errors)
+    page.fill("#score-customer-id", "C0000042")
+    page.press("#score-customer-id", "Enter")
+    name = segment_line.split(": ", 1)[1]
+    page.wait_for_selector(f"#score-result:has-text('{name}')", timeout=20_000)
+    assert row["recommended_action"].split(" | ")[0] in page.inner_text("#score-result")
+    page.wait_for_selector(f"#score-explain:has-text('{move}')", timeout=20_000)
+    page.wait_for_selector("#score-distances .main-svg .bars", timeout=20_000)
+    page.wait_for_function("window.location.search.includes('cust=C0000042')", timeout=20_000)
+    # a copied link opens the same customer
+    other = open_view(browser, page.url)
+    other.wait_for_selector(f"#score-result:has-text('{name}')", timeout=20_000)
+    assert other.input_value("#score-customer-id") == "C0000042"
+    screenshot(page, "score.png", store_dir)
+    page.fill("#score-customer-id", "nobody")
+    page.press("#score-customer-id", "Enter")
+    page.wait_for_selector("#score-lookup-note:has-text(\"No customer 'nobody'\")", timeout=20_000)
+    assert errors == []
+
+
+def test_movement_view_shows_the_demo_history(browser, server, store_dir):
+    from segmentation.outputs.migration import read_history, scorings, segment_state
+
+    history = read_history(f"sqlite:///{Path(store_dir) / 'store' / 'demo_history_5000.db'}")
+    times = scorings(history)
+    assert len(times) >= 5
+    errors = []
+    page = open_view(browser, server + f"?tab=movement&mb={times[0].isoformat()}", errors)
+    page.wait_for_selector("#movement-sankey .main-svg .sankey", timeout=30_000)
+    page.wait_for_selector("#movement-sizes .main-svg .scatterlayer .trace", timeout=20_000)
+    assert page.locator("#movement-sizes .scatterlayer .trace").count() == history["segment"].nunique()
+    page.wait_for_selector("#movement-note:has-text('customers from')", timeout=20_000)
+    note = page.inner_text("#movement-note")
+    # the note names the flow the pickers show
+    for picker in ("#movement-from", "#movement-to"):
+        assert page.inner_text(picker).strip().split(" ")[0] in note
+    assert "any segment" not in note
+    shown = int(note.split(" ")[0].replace(",", ""))
+    old, new = segment_state(history, times[0])["segment"], segment_state(history, times[-1])["segment"]
+    moved = new.index[new.index.isin(old.index)]
+    assert 0 < shown <= int((old[moved] != new[moved]).sum())
+    with page.expect_download() as download:
+        page.click("#movement-export-csv")
+    exported = pd.read_csv(download.value.path(), dtype={"customer_id": str})
+    assert len(exported) == shown
+    assert (old[exported["customer_id"]].to_numpy() == exported["from_segment"].to_numpy()).all()
+    assert (new[exported["customer_id"]].to_numpy() == exported["to_segment"].to_numpy()).all()
+    assert "mb=" in page.url
+    time.sleep(1)
+    screenshot(page, "movement.png", store_dir)
+    assert errors == []
+
+
+def pick(page, role: str, column: str) -> None:
+    page.click(f"button[id*='\"role\":\"{role}\"']")
+    page.get_by_role("option", name=column, exact=True).click()
+
+
+def test_the_nigerian_loans_upload_maps_and_segments(browser, server, store_dir, tmp_path):
+    from segmentation.cli import main
+
+    source = SHARED_DATA / "loans_trainprevloans.csv"
+    if not source.exists():
+        pytest.skip(f"{source} not present")
+    # the test server takes 1 MB uploads: the first 4,000 loans
+    path = tmp_path / "loans.csv"
+    path.write_text("".join(source.open().readlines()[:4_001]))
+    page = open_page(browser, server)
+    page.click("text=Your data")
+    page.set_input_files("#upload input[type=file]", str(path))
+    page.wait_for_selector("#upload-shape:has-text('detected shape: customer table')", timeout=20_000)
+    assert "customerid" in page.inner_text("#upload-roles") and "loanamount" in page.inner_text("#upload-roles")
+    pick(page, "txn_date", "approveddate")
+    pick(page, "repayment_date", "closeddate")
+    page.wait_for_selector("#upload-shape:has-text('detected shape: transactions')", timeout=20_000)
+    screenshot(page, "upload.png", store_dir)
+    page.click("#upload-fit")
+    page.wait_for_selector("#header-facts:has-text('loans.csv')", timeout=90_000)
+    assert main(["run", str(path), "--out", str(tmp_path / "cli"), "--map",
+                 "customer_id=customerid,txn_date=approveddate,amount=loanamount,repayment_date=closeddate"]) == 0
+    expected = pd.read_csv(tmp_path / "cli" / "customer_segments.csv", dtype={"customer_id": str})
+    page.wait_for_function(f"document.querySelector('#kpi-customers').innerText == '{len(expected):,}'",
+                           timeout=30_000)
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    shown = pd.read_csv(download.value.path(), dtype={"customer_id": str})
+    merged = shown.merge(expected, on="customer_id", suffixes=("", "_cli"))
+    assert len(merged) == len(expected)
+    assert (merged["segment"] == merged["segment_cli"]).all()

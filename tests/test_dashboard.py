@@ -228,7 +228,7 @@ def test_upload_fit_and_isolation_between_sessions(store):
     rows = ["id,income,spend,city"] + [f"{i:04d},{20 + i % 50},{(i * 37) % 100},X" for i in range(60)]
     info = upload_view.read_upload(upload_contents("\n".join(rows).encode()), "mall.csv", store, 10_000_000)
     assert info["feature_set"] == "table" and info["rows"] == 60 and "income" in info["numeric"]
-    assert upload_view.upload_facts(info).endswith("detected shape: customer table (pick the id column and the features)")
+    assert "detected shape: customer table (pick the id column and the features): " in upload_view.upload_facts(info)
     choices = upload_view.upload_choices(info)  # a table: pick the id column and numeric features
     assert choices["id_column"] == "id" and choices["features"] == ["income", "spend"]
     dataset = upload_view.fit_upload(store, info, "id", ["income", "spend"], session="alice")
@@ -303,7 +303,7 @@ def test_panels_fit_every_data_shape(tmp_path, shape):
     [
         (b"", "empty.csv", 1_000, "empty.csv is empty"),
         (b"a,b\n1,2\n" * 100, "big.csv", 100, "the limit is"),
-        (b"%PDF-1.4 binary", "report.pdf", 1_000, "upload a CSV or XLSX"),
+        (b"%PDF-1.4 binary", "report.pdf", 1_000, "upload a CSV, Parquet or XLSX"),
         (b"a,b\n", "header.csv", 1_000, "has no rows"),
     ],
 )

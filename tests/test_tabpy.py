@@ -29,7 +29,9 @@ from segmentation.tabpy import rfm_score, segment_live
 from segmentation.tabpy.__main__ import main as tabpy_main
 
 USER, PASSWORD = "tableau", "Tr0ub4dor&3"
-ENDPOINTS = {"segment_assign", "segment_name", "segment_action", "segment_live", "rfm_score"}
+ENDPOINTS = {"segment_assign", "segment_name", "segment_action", "segment_explain", "segment_live", "rfm_score"}
+#: Endpoints the sample workbook has a field for (segment_explain is for a customer's detail sheet).
+WORKBOOK_ENDPOINTS = ENDPOINTS - {"segment_explain"}
 WORKBOOK = Path(__file__).resolve().parents[1] / "tableau" / "segments.twb"
 HANDSHAKE = {"script": "return int(1)", "data": {"_arg1": [4]}}  # what Tableau posts after /info
 
@@ -175,6 +177,18 @@ def test_segments_equal_the_library_row_for_row(server, customers, bundle):
     assert expected["segment"].tolist() == customers["segment"].tolist()  # and the CLI's file
 
 
+def test_segment_explain_answers_the_librarys_text_per_row(server, customers, bundle):
+    rows = customers.head(25)
+    lists = tableau_lists(rows, bundle.features)
+    lists[0][1] = "n/a"  # a row that is not numbers: null, the others answered
+    out = evaluate(server, query_script("segment_explain", len(lists)), *lists)
+    assert out[1] is None
+    for i in (0, *range(2, 25)):
+        explained = bundle.explain(rows.iloc[i])
+        assert out[i] == explained.text
+        assert out[i].startswith(f"{rows['segment'].iloc[i]} {rows['segment_name'].iloc[i]}; ")
+
+
 def test_a_row_with_null_gets_null(server, customers, bundle):
     lists = tableau_lists(customers.head(4), bundle.features)
     for values in lists:
@@ -295,7 +309,7 @@ def test_sample_workbook_fields_run_against_the_server(server, demo_run, bundle)
             assert out == segment_live(*lists)
         else:
             assert out == rfm_score(*lists)
-    assert seen == ENDPOINTS
+    assert seen == WORKBOOK_ENDPOINTS
 
 
 # -- deploy -------------------------------------------------------------------------------

@@ -140,3 +140,14 @@ def test_model_endpoint_pickles_as_a_path_and_loads_the_model_once(bundle, demo_
     row = [[20], [1500.0], [30000.0], [5.0], [0.0], [10]]
     assert loaded(*row) == segment_assign(bundle, *row)
     assert loaded.__doc__ == segment_assign.__doc__
+
+
+def test_deployed_texts_have_no_percent_sign(bundle, demo_run):
+    # TabPy writes each endpoint's description and docstring into a ConfigParser file, which
+    # reads "%" as interpolation and refuses the deploy (found by the real-server test).
+    from segmentation.tabpy.deploy import endpoint_table
+
+    table = endpoint_table(demo_run / "model", bundle)
+    assert "segment_explain" in table
+    for name, (func, description) in table.items():
+        assert "%" not in description and "%" not in (func.__doc__ or ""), name

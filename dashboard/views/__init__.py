@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import frame, model, overview, upload
+from . import frame, model, movement, overview, score, upload
 
 #: The tabs, in order.
-VIEWS = (overview, model, upload)
+VIEWS = (overview, model, score, movement, upload)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ The filter widgets write the URL query (``sync_url``); the panels read the URL
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import dash_ag_grid as dag
@@ -309,7 +310,9 @@ def register(app, store: DataStore, settings: Settings) -> None:
         for spec, value in zip(slider_specs(ws, ViewState()), slider_values, strict=False):
             if value and (value[0] > spec["min"] or value[1] < spec["max"]):
                 ranges[spec["feature"]] = (value[0], value[1])
-        state = ViewState(
+        # the other views' state in the URL (customer, scorings) is kept as it is
+        state = replace(
+            parse_query(search),
             k=ready["k"],
             segments=None if set(segments or []) == set(names) else sorted(segments or []),
             search=(search_text or "").strip(),

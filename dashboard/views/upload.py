@@ -1,5 +1,7 @@
-"""The your-data view: upload a file, see what was detected, pick the id column and features of
-a customer table, and fit it (a background callback with progress)."""
+"""The your-data view: upload a file, see the shape the library detects and the column it takes
+for each role of a log (customer id, date, amount, repayment date, due date), correct them
+(the shape is detected again with the user's columns, as ``--map`` does), pick the id column and
+features of a customer table, and fit it (a background callback with progress)."""
 
 from __future__ import annotations
 
@@ -8,10 +10,11 @@ from typing import TYPE_CHECKING
 
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Input, Output, State, dcc, html, no_update
+from dash import ALL, Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from segmentation.errors import InputError
+from segmentation.io.columns import TRANSACTION_ROLES
 
 from .. import ids
 from ..components import card, message
@@ -28,6 +31,29 @@ UPLOAD_SHAPES = {
     "purchases": "purchase log (recency, frequency, monetary value and RFM scores are computed from the rows)",
     "table": "customer table (pick the id column and the features)",
 }
+#: The role picker's labels, in the order of the transactions schema.
+ROLE_LABELS = {"customer_id": "Customer id", "txn_date": "Date", "amount": "Amount",
+               "repayment_date": "Repayment date", "due_date": "Due date"}
+assert tuple(ROLE_LABELS) == TRANSACTION_ROLES
+
+
+def role_id(role) -> dict:
+    return {"type": ids.UPLOAD_ROLE, "role": role}
+
+
+def role_picker() -> html.Div:
+    """One dropdown per role of a log (filled after an upload)."""
+    return html.Div(
+        [
+            html.Div("Columns of a log of loans or purchases (corrected here, the shape is detected again)",
+                     className="small fw-semibold"),
+            dbc.Row([dbc.Col([html.Div(label, className="small"),
+                              dcc.Dropdown(id=role_id(role), options=[], placeholder="none")], md=True)
+                     for role, label in ROLE_LABELS.items()]),
+        ],
+        id=ids.UPLOAD_ROLES,
+        className="mt-2",
+    )
 
 
 def layout(settings: Settings) -> html.Div:
@@ -39,7 +65,7 @@ def layout(settings: Settings) -> html.Div:
                 [
                     html.P(
                         "Upload a transactions file (customer, date, amount[, repayment date]) or a customer table "
-                        f"(an id column and numeric columns) as CSV or XLSX, up to {max_mb} MB. "
+                        f"(an id column and numeric columns) as CSV, Parquet or XLSX, up to {max_mb} MB. "
                         "Only this browser tab sees it.",
                         className="small",
                     ),
@@ -52,6 +78,8 @@ def layout(settings: Settings) -> html.Div:
                     ),
                     html.Div(id=ids.UPLOAD_SIZE_NOTE, className="mt-2"),
                     html.Div(id=ids.UPLOAD_PREVIEW, className="mt-3"),
+                    html.Div(id=ids.UPLOAD_SHAPE, className="small fw-semibold mt-2"),
+                    role_picker(),
                     dbc.Row(
                         [
                             dbc.Col([html.Div("Id column", className="small fw-semibold"),
@@ -88,23 +116,36 @@ def read_upload(contents: str, filename: str, store: DataStore, max_bytes: int) 
 def upload_facts(info: dict) -> str:
     """What the upload view says of a file: its size and the shape detected."""
     described = UPLOAD_SHAPES.get(info["feature_set"], f"{info['shape_title']} (its known columns are used)")
+    why = f": {info['reason']}" if info.get("reason") else ""
     read = "".join(f". {notice}" for notice in info.get("notices", []))  # an encoding detected, a sheet chosen
-    return f"{info['filename']}: {info['rows']:,} rows, {len(info['columns'])} columns; detected shape: {described}{read}"
+    return f"{info['filename']}: {info['rows']:,} rows, {len(info['columns'])} columns; detected shape: {described}{why}{read}"
+
+
+def remap(store: DataStore, upload: dict, roles: dict[str, str | None]) -> dict:
+    """The upload inspected again with the user's column for each role (as ``--map``): its shape
+    may change (a table whose date column is named becomes a log)."""
+    picked = [c for c in roles.values() if c]
+    twice = sorted({c for c in picked if picked.count(c) > 1})
+    if twice:
+        raise InputError(f"column {twice[0]!r} is picked for two roles; give each role its own column")
+    return store.inspect_saved(upload, roles)
 
 
 def fit_upload(store: DataStore, upload: dict, id_column: str | None, features: list[str] | None,
-               session: str, progress=None) -> str:
-    """Register the uploaded file for this session and fit it; returns the dataset id."""
-    dataset_id = store.add_upload(upload, id_column, features, owner=session)
+               session: str, progress=None, roles: dict[str, str | None] | None = None) -> str:
+    """Register the uploaded file for this session (with the role columns picked) and fit it;
+    returns the dataset id."""
+    dataset_id = store.add_upload(upload, id_column, features, owner=session, roles=roles)
     store.get(dataset_id, "auto", owner=session, progress=progress)
     return dataset_id
 
 
 def upload_choices(info: dict) -> dict:
-    """The id-column and feature pickers for an upload: offered only for a customer table."""
+    """The id-column and feature pickers for an upload: offered only for a customer table (the
+    id column pre-set to the detected customer id)."""
     if info["feature_set"] != "table":
         return dict(id_options=[], id_column=None, feature_options=[], features=[])
-    first = info["columns"][0]
+    first = (info.get("roles") or {}).get("customer_id") or info["columns"][0]
     return dict(
         id_options=[{"label": c, "value": c} for c in info["columns"]],
         id_column=first,
@@ -121,10 +162,8 @@ def register(app, store: DataStore, settings: Settings) -> None:
         output=dict(
             upload=Output(ids.UPLOAD_FILE, "data"),
             preview=Output(ids.UPLOAD_PREVIEW, "children"),
-            id_options=Output(ids.UPLOAD_ID_COLUMN, "options"),
-            id_column=Output(ids.UPLOAD_ID_COLUMN, "value"),
-            feature_options=Output(ids.UPLOAD_FEATURES, "options"),
-            features=Output(ids.UPLOAD_FEATURES, "value"),
+            role_options=Output(role_id(ALL), "options"),
+            roles=Output(role_id(ALL), "value"),
             fit_disabled=Output(ids.UPLOAD_FIT, "disabled"),
             status=Output(ids.UPLOAD_STATUS, "children"),
         ),
@@ -136,13 +175,38 @@ def register(app, store: DataStore, settings: Settings) -> None:
         try:
             info = read_upload(contents, filename or "upload", store, settings.max_upload_mb * 1_000_000)
         except InputError as exc:
-            return dict(upload=no_update, preview=no_update, id_options=no_update, id_column=no_update,
-                        feature_options=no_update, features=no_update, fit_disabled=no_update,
-                        status=message(str(exc)))
+            n = len(ROLE_LABELS)
+            return dict(upload=no_update, preview=no_update, role_options=[no_update] * n, roles=[no_update] * n,
+                        fit_disabled=no_update, status=message(str(exc)))
         preview = dbc.Table.from_dataframe(pd.DataFrame(info["preview"]), size="sm", striped=True,
                                            responsive=True, className="small")
-        facts = html.Div(upload_facts(info), className="small fw-semibold mb-2")
-        return dict(upload=info, preview=[facts, preview], fit_disabled=False, status="", **upload_choices(info))
+        options = [{"label": c, "value": c} for c in info["columns"]]
+        return dict(upload=info, preview=preview, role_options=[options] * len(ROLE_LABELS),
+                    roles=[info["roles"][r] for r in ROLE_LABELS], fit_disabled=False, status="")
+
+    @app.callback(
+        output=dict(
+            upload=Output(ids.UPLOAD_FILE, "data", allow_duplicate=True),
+            shape=Output(ids.UPLOAD_SHAPE, "children"),
+            id_options=Output(ids.UPLOAD_ID_COLUMN, "options"),
+            id_column=Output(ids.UPLOAD_ID_COLUMN, "value"),
+            feature_options=Output(ids.UPLOAD_FEATURES, "options"),
+            features=Output(ids.UPLOAD_FEATURES, "value"),
+            status=Output(ids.UPLOAD_STATUS, "children", allow_duplicate=True),
+        ),
+        inputs=dict(roles=Input(role_id(ALL), "value")),
+        state=dict(upload=State(ids.UPLOAD_FILE, "data")),
+        prevent_initial_call=True,
+    )
+    def on_roles(roles, upload):
+        if not upload:
+            raise PreventUpdate
+        try:
+            info = remap(store, upload, dict(zip(ROLE_LABELS, roles, strict=True)))
+        except InputError as exc:
+            keep = dict.fromkeys(("upload", "shape", "id_options", "id_column", "feature_options", "features"), no_update)
+            return dict(keep, status=message(str(exc)))
+        return dict(upload=info, shape=upload_facts(info), status="", **upload_choices(info))
 
     @app.callback(
         output=dict(
@@ -152,7 +216,8 @@ def register(app, store: DataStore, settings: Settings) -> None:
         ),
         inputs=dict(_=Input(ids.UPLOAD_FIT, "n_clicks")),
         state=dict(upload=State(ids.UPLOAD_FILE, "data"), id_column=State(ids.UPLOAD_ID_COLUMN, "value"),
-                   features=State(ids.UPLOAD_FEATURES, "value"), session=State(ids.SESSION, "data")),
+                   features=State(ids.UPLOAD_FEATURES, "value"), roles=State(role_id(ALL), "value"),
+                   session=State(ids.SESSION, "data")),
         background=True,
         manager=settings.manager,
         interval=400,
@@ -160,11 +225,12 @@ def register(app, store: DataStore, settings: Settings) -> None:
         running=[(Output(ids.UPLOAD_FIT, "disabled"), True, False)],
         prevent_initial_call=True,
     )
-    def fit_uploaded(set_progress, _, upload, id_column, features, session):
+    def fit_uploaded(set_progress, _, upload, id_column, features, roles, session):
         if not upload:
             raise PreventUpdate
         try:
-            dataset_id = fit_upload(store, upload, id_column, features, session, progress=progress_steps(set_progress))
+            dataset_id = fit_upload(store, upload, id_column, features, session, progress=progress_steps(set_progress),
+                                    roles=dict(zip(ROLE_LABELS, roles, strict=True)))
         except InputError as exc:
             return dict(dataset=no_update, status=message(str(exc)), tab=no_update)
         done = message(f"Fitted {upload['filename']}: see the Overview.", color="success")

@@ -158,6 +158,7 @@ class Bundle:
             "k_selection": table.to_dict(orient="records"),
             "params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in model.get_params().items()},
             "training_rows": int(len(customers)),
+            "feature_ranges": feature_ranges(customers[features]),
             "projection_explained_variance": (
                 [] if model.projection_ is None else [float(v) for v in model.projection_.explained_variance_ratio_]
             ),
@@ -253,6 +254,14 @@ class Bundle:
             out = out.replace(**{k: v for k, v in options.to_dict().items() if v != getattr(default, k)})
         return out.replace(**overrides)
 
+    def explain(self, row):
+        """One customer's segment, name, action, distance to each segment's centre and the
+        smallest change of one or two features that moves them to the nearest other segment
+        (:func:`segmentation.book.explain.explain`); ``row``: feature -> value."""
+        from .explain import explain
+
+        return explain(self, row)
+
     def assign(self, customers: pd.DataFrame) -> pd.DataFrame:
         """``customers`` with segment, segment_name and recommended_action added."""
         out = customers.drop(columns=[c for c in ASSIGNED_COLUMNS if c in customers.columns])
@@ -303,6 +312,19 @@ class Bundle:
         if (folder / OPTIONAL_FILES["rfm_crosstab"]).exists():
             rfm = pd.read_csv(folder / OPTIONAL_FILES["rfm_crosstab"], index_col=0)
         return cls(pipeline, meta, segments, anova, projection, rfm)
+
+
+def feature_ranges(features: pd.DataFrame) -> dict[str, dict]:
+    """Per feature its training min, median and max, and whether every value is a whole
+    number (a count): the form's hints and the bounds of what-would-move-them."""
+    out = {}
+    for name in features.columns:
+        values = features[name].dropna().astype(float)
+        if values.empty:
+            continue
+        out[name] = {"min": float(values.min()), "median": float(values.median()), "max": float(values.max()),
+                     "whole": bool((values == values.round()).all())}
+    return out
 
 
 def _load_skops(path: Path):

@@ -233,7 +233,7 @@ class Database:
         # con.execute, not a cursor: a DuckDB cursor is a second connection, outside the transaction.
         result = con.execute(f"SELECT * FROM {relation} AS relation WHERE 1 = 0")
         names = [d[0] for d in result.description]
-        result.fetchall()  # finished: DuckDB refuses register() while a result is open
+        result.fetchall()  # DuckDB refuses the next statement while a result is left unread
         return names
 
     def has_table(self, con, name: str) -> bool:

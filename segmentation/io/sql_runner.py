@@ -137,7 +137,7 @@ class SqlEngine:
 
     def scalars(self, sql: str) -> tuple:
         if self.dialect in ("sqlite", "duckdb"):
-            # fetchall: DuckDB refuses register() on a connection with a result left unfinished
+            # fetchall: DuckDB refuses the next statement while a result is left half read
             rows = self.con.execute(sql).fetchall()
             return rows[0] if rows else None
         with self.con.cursor() as cur:

@@ -106,6 +106,73 @@ def migration_table(
     return table[MIGRATION_COLUMNS]
 
 
+def segment_sizes(history: pd.DataFrame, model_version: str | None = None) -> pd.DataFrame:
+    """Customers in each segment after each scoring (of the model, default the latest).
+
+    Returns
+    -------
+    DataFrame
+        scored_at, segment, segment_name, customers: one row per scoring and segment, oldest
+        first (a segment with nobody at a scoring has no row).
+    """
+    h = _clean(history, model_version)
+    frames = []
+    for at in sorted(h["scored_at"].unique()):
+        state = segment_state(h, at)
+        counts = state.groupby(["segment", "segment_name"]).size().rename("customers").reset_index()
+        frames.append(counts.assign(scored_at=pd.Timestamp(at)))
+    if not frames:
+        return pd.DataFrame(columns=["scored_at", "segment", "segment_name", "customers"])
+    return pd.concat(frames, ignore_index=True)[["scored_at", "segment", "segment_name", "customers"]]
+
+
+def movers(history: pd.DataFrame, before, after, from_segment=None, to_segment=None,
+           model_version: str | None = None) -> pd.DataFrame:
+    """The customers behind one flow of :func:`migration_table`: in ``from_segment`` at
+    ``before`` and in ``to_segment`` at ``after`` (None: any segment; ``before`` None: the
+    customers new since the first scoring).
+
+    Returns
+    -------
+    DataFrame
+        customer_id, from_segment (<NA> for a new customer), from_name, to_segment, to_name,
+        sorted by customer_id.
+    """
+    h = _clean(history, model_version)
+    old = segment_state(h, before) if before is not None else segment_state(h.iloc[:0])
+    new = segment_state(h, after)
+    pairs = new.join(old, how="left", suffixes=("_to", "_from"))
+    out = pd.DataFrame(
+        {
+            "customer_id": pairs.index.astype(str),
+            "from_segment": pairs["segment_from"].astype("Int64").to_numpy(),
+            "from_name": pairs["segment_name_from"].fillna(NEW).to_numpy(),
+            "to_segment": pairs["segment_to"].astype("Int64").to_numpy(),
+            "to_name": pairs["segment_name_to"].to_numpy(),
+        }
+    )
+    if from_segment is not None:
+        out = out[out["from_segment"] == int(from_segment)]
+    if to_segment is not None:
+        out = out[out["to_segment"] == int(to_segment)]
+    return out.sort_values("customer_id", ignore_index=True)
+
+
+def read_history(url: str) -> pd.DataFrame:
+    """The ``segment_history`` table of the database at ``url`` (PostgreSQL, SQLite, DuckDB);
+    empty when it has none."""
+    from .. import shapes  # noqa: F401  (first: io.database alone meets the io <-> shapes import cycle)
+    from ..io.database import Database
+
+    db = Database(url)
+    with db.connect() as con:
+        if not db.has_table(con, HISTORY_TABLE):
+            return pd.DataFrame(columns=HISTORY_COLUMNS)
+        frame = db.read(con, f"SELECT {', '.join(HISTORY_COLUMNS)} FROM {HISTORY_TABLE}")
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    return frame
+
+
 def migration_sankey(table: pd.DataFrame, title: str | None = None):
     """A Sankey figure of a :func:`migration_table`: segments before on the left, after on the right.
 

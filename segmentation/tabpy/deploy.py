@@ -41,12 +41,17 @@ SHARED_FILESYSTEM = (
 
 
 def endpoint_table(model_dir: Path, bundle: Bundle) -> dict[str, tuple]:
-    """Name -> (callable to deploy, description) of the five endpoints over ``model_dir``."""
+    """Name -> (callable to deploy, description) of the six endpoints over ``model_dir``."""
     args = ", ".join(bundle.features)
     model = {
         "segment_assign": (endpoints.segment_assign, "Segment id (0 = largest segment)"),
         "segment_name": (endpoints.segment_name, "Segment name"),
         "segment_action": (endpoints.segment_action, "Recommended action of the segment"),
+        "segment_explain": (
+            endpoints.segment_explain,
+            "Segment and the smallest change of one or two features that moves the customer to the nearest "
+            "other segment, as text",
+        ),
     }
     table = {
         name: (endpoints.ModelEndpoint(func, model_dir, bundle), f"{what} per row; arguments: {args}.")
@@ -90,7 +95,7 @@ def is_local(host: str) -> bool:
 
 
 def deploy(conn: TabPyConnection, model_dir: str | Path, say=print) -> list[str]:
-    """Check the server can run the model in ``model_dir``, then deploy the five endpoints.
+    """Check the server can run the model in ``model_dir``, then deploy the six endpoints.
 
     Returns the endpoint names. Raises :class:`InputError` with the reason when the server
     does not answer, refuses the credentials, has other versions than the model or does not

@@ -3,7 +3,7 @@
 The state folder holds everything the server needs and writes: ``tabpy.conf``, the password
 file (made with TabPy's own ``tabpy-user add``), TabPy's ``state.ini`` and deployed endpoints
 (``query_objects/``, ``staging/``) and its log ``tabpy.log``. Each start begins from a clean
-state and deploys the five endpoints from the model folder again.
+state and deploys the six endpoints from the model folder again.
 """
 
 from __future__ import annotations
