@@ -92,9 +92,9 @@ def inspect_input(source, options: LoadOptions | None = None, preview_rows: int 
         else:
             shape, reason = shapes.get(options.feature_set), "set with --feature-set"
         frame = src.frame()
+        if frame.empty:
+            raise InputError(f"{src} has no rows (only a header?)")
     frame.columns = [str(c) for c in frame.columns]
-    if frame.empty:
-        raise InputError("the input has no rows (only a header?)")
     return InputFacts(
         columns=columns,
         rows=len(frame),

@@ -82,8 +82,8 @@ class Segmenter(ClusterMixin, BaseEstimator):
     k_range : tuple of int, default=(2, 10)
         Smallest and largest k tried with "auto".
     algorithm : {"auto", "kmeans", "minibatch", "gmm", "hdbscan"}, default="auto"
-        "auto" is KMeans up to :data:`~segmentation.algorithms.MINIBATCH_ABOVE` customers and
-        MiniBatchKMeans above; see :mod:`segmentation.algorithms`.
+        "auto" is KMeans up to :data:`~segmentation.options.MINIBATCH_ABOVE` customers and
+        MiniBatchKMeans above; see :mod:`segmentation.model.algorithms`.
     log_features : "auto" or list of str, default="auto"
         Features to log-transform; "auto" takes the non-negative ones with skewness above 1.
     min_segment_share : float, default=0.01
