@@ -42,6 +42,7 @@ PURCHASE_FEATURES = (
     "monetary",
     "avg_order_value",
     "tenure_days",
+    "purchases_per_year",
     "r_score",
     "f_score",
     "m_score",
