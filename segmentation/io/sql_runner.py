@@ -42,7 +42,6 @@ PURCHASE_FEATURES = (
     "monetary",
     "avg_order_value",
     "tenure_days",
-    "purchases_per_year",
     "r_score",
     "f_score",
     "m_score",

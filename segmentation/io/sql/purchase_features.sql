@@ -6,8 +6,6 @@
 -- monetary        money spent in total
 -- avg_order_value monetary / frequency
 -- tenure_days     days from the first purchase to the reference day
--- purchases_per_year  frequency per year of tenure, with 30 days added to the tenure (a first-week
---                 customer is not counted as buying every day)
 -- r/f/m_score     quintile scores 1-5: ceil(5 * average rank / N), the rank counted from the
 --                 worst value (longest ago, fewest purchases, least money), N = all customers;
 --                 equal values share the average of their ranks, hence a score; 5 is best.
@@ -27,8 +25,7 @@ per_customer AS (
         COUNT(*) AS frequency,
         SUM(amount) AS monetary,
         AVG(amount) AS avg_order_value,
-        {as_of_day} - MIN(txn_day) AS tenure_days,
-        COUNT(*) * 365.0 / ({as_of_day} - MIN(txn_day) + 30) AS purchases_per_year
+        {as_of_day} - MIN(txn_day) AS tenure_days
     FROM purchases
     GROUP BY customer_id
 ),
@@ -42,7 +39,7 @@ ranked AS (
     FROM per_customer
 )
 SELECT
-    customer_id, recency_days, frequency, monetary, avg_order_value, tenure_days, purchases_per_year,
+    customer_id, recency_days, frequency, monetary, avg_order_value, tenure_days,
     1 + CASE WHEN r5 > n2 THEN 1 ELSE 0 END + CASE WHEN r5 > 2 * n2 THEN 1 ELSE 0 END
       + CASE WHEN r5 > 3 * n2 THEN 1 ELSE 0 END + CASE WHEN r5 > 4 * n2 THEN 1 ELSE 0 END AS r_score,
     1 + CASE WHEN f5 > n2 THEN 1 ELSE 0 END + CASE WHEN f5 > 2 * n2 THEN 1 ELSE 0 END
