@@ -286,10 +286,12 @@ def spec(i: int) -> Spec:
     return Spec(i, shape, k, n, [float(s) for s in _shares(rng, k)], list(groups))
 
 
-def dataset(i: int) -> tuple[pd.DataFrame, pd.Series, Spec]:
+def dataset(i: int, max_customers: int | None = None) -> tuple[pd.DataFrame, pd.Series, Spec]:
     """The i-th dataset as a user's file would hold it, each customer's planted group (by id),
-    and its spec."""
+    and its spec; at most ``max_customers`` customers (a cap for a busy machine)."""
     s = spec(i)
+    if max_customers:
+        s.n = min(s.n, max_customers)
     if s.shape == "table" and s.groups[0] != "group 1":
         s.groups = [f"group {g + 1}" for g in range(s.k)]
     rng = np.random.default_rng([12, i, 1])

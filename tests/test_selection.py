@@ -98,6 +98,23 @@ def test_a_clear_vote_has_no_runner_up():
     assert k == 3 and prefs["silhouette"] == 4 and runner_up(t, prefs, k) is None
 
 
+def test_one_criterion_alone_is_not_a_close_call():
+    # elbow, silhouette and Davies-Bouldin say 3 (3 votes); Calinski-Harabasz alone says 4 (2 votes):
+    # one vote behind, but one criterion's dissent, not a split of the criteria
+    t = table(
+        silhouette=[0.3, 0.6, 0.5, 0.2],
+        calinski_harabasz=[10.0, 30.0, 40.0, 5.0],
+        davies_bouldin=[0.9, 0.5, 0.7, 0.8],
+    )
+    t["inertia"] = [100.0, 40.0, 35.0, 30.0]
+    k, prefs, _ = choose_k(t, 0.01)
+    assert k == 3 and prefs["calinski_harabasz"] == 4 and runner_up(t, prefs, k) is None
+    # Davies-Bouldin joining Calinski-Harabasz turns the vote to 4 (3 votes); 3 (elbow, silhouette: 2) is close
+    t["davies_bouldin"] = [0.9, 0.7, 0.5, 0.8]
+    k, prefs, _ = choose_k(t, 0.01)
+    assert k == 4 and runner_up(t, prefs, k) == 3
+
+
 def test_gap_statistic_votes_for_the_blobs():
     rng = np.random.default_rng(0)
     centres = np.array([[0, 0], [8, 0], [0, 8]])

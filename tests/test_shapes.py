@@ -50,6 +50,8 @@ def test_purchase_log_gets_rfm_and_kmeans_segments(tmp_path, cli):
     # the K-Means segments find the demo's behaviour groups
     groups = demo_purchases(N, seed=1, with_groups=True).groupby("customer_id")["group"].first()
     assert adjusted_rand_score(groups.loc[seg["customer_id"]], seg["segment"]) > 0.8
+    # all five of them, as the README's example says (every purchase feature log-transformed)
+    assert seg["segment"].nunique() == groups.nunique() == 5
     assert seg["segment_name"].str.endswith("shoppers").all()  # the purchase log's rule table
 
 

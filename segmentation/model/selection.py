@@ -214,10 +214,12 @@ def runner_up(table: pd.DataFrame, prefs: dict, k: int) -> int | None:
     """The runner-up k when the vote was close, else None.
 
     Close: the k with the most votes after ``k`` is one vote or less behind it (one criterion
-    changing its mind would tie or turn the choice).
+    changing its mind would tie or turn the choice) and at least two criteria prefer it (one
+    criterion alone, even Calinski-Harabasz with its two votes, is a dissent, not a split).
     """
     ranked = [row for row in tally(table, prefs) if row[0] != k] if prefs else []
     if not ranked:
         return None
     winner = sum(WEIGHTS[n] for n, v in prefs.items() if v == k)
-    return int(ranked[0][0]) if ranked[0][1] >= winner - 1 else None
+    alt, votes, names = ranked[0]
+    return int(alt) if votes >= winner - 1 and len(names) >= 2 else None
