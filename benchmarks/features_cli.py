@@ -78,6 +78,7 @@ def make_inputs(root: Path, rows: int) -> dict[str, Path]:
     if not demo.exists():
         write_demo(demo, max(100, rows // 10), seed=0)  # about 10 loans per customer
     if not shuffled.exists():
+        duckdb.execute("SET enable_progress_bar = false")
         duckdb.execute(
             f"COPY (SELECT left(md5(customer_id || 'salt'), 12) AS customer_id, txn_date, amount, repayment_date, "
             f"due_date FROM read_csv('{demo}', all_varchar = true) ORDER BY random()) TO '{shuffled}' (HEADER)"

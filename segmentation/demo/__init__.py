@@ -32,6 +32,7 @@ def write_demo(path: str | Path, n_customers: int = 5_000, seed: int = 0, shape:
     fmt = "FORMAT PARQUET" if path.suffix.lower() == ".parquet" else "FORMAT CSV, HEADER"
     target = "'" + str(path).replace("'", "''") + "'"
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     con.register("demo", frame)
     # DuckDB writes millions of rows in seconds where pandas.to_csv takes a minute.
     con.execute(f"COPY (SELECT {columns} FROM demo) TO {target} ({fmt})")
