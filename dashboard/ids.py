@@ -57,6 +57,7 @@ UPLOAD_FIT = "upload-fit"
 UPLOAD_PROGRESS = "upload-progress"
 UPLOAD_STATUS = "upload-status"
 UPLOAD_SIZE_NOTE = "upload-size-note"  # written in the browser (assets/upload_size.js)
+UPLOAD_READ = "upload-read"  # how the file is read: {"type": UPLOAD_READ, "option": a LoadOptions field}
 UPLOAD_FILE = "upload-file"  # store: the uploaded file's server-side token and detected facts
 USE_DEMO = "use-demo"
 

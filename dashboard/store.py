@@ -291,11 +291,21 @@ class DataStore:
         for leftover in (path, path.with_name(path.name + ".owner")):
             leftover.unlink(missing_ok=True)
 
-    def inspect_saved(self, upload: dict, roles: dict[str, str | None] | None = None) -> dict:
-        """:func:`inspect_upload` of a kept upload again, read as it was, with the user's
-        column for each role of a log (``roles``)."""
+    def inspect_saved(self, upload: dict, roles: dict[str, str | None] | None = None,
+                      reading: dict[str, str | None] | None = None) -> dict:
+        """:func:`inspect_upload` of a kept upload again, with the user's column for each role of
+        a log (``roles``), read as it was or with the user's ``reading`` options (see
+        :func:`upload_options`)."""
+        path = self.kept(upload)
+        return inspect_upload(path, upload["filename"], upload_options(upload, reading), roles)
+
+    def kept(self, upload: dict) -> Path:
+        """The server's copy of an upload; a message when the retention period deleted it."""
         path = self.uploads / Path(upload["token"]).name
-        return inspect_upload(path, upload["filename"], LoadOptions.from_dict(upload.get("options") or {}), roles)
+        if not path.exists():
+            raise InputError(f"{upload['filename']} is no longer kept on the server (uploads are deleted after "
+                             f"{self.upload_retention_s / 3600:g} hours): upload it again")
+        return path
 
     def add_upload(self, upload: dict, id_column: str | None, features: list[str] | None, owner: str,
                    roles: dict[str, str | None] | None = None, options: LoadOptions | None = None) -> str:
@@ -304,11 +314,8 @@ class DataStore:
         column and features picked for a customer table; returns the dataset id. ``options``:
         how to read it (encoding, sheet, date format, decimal and thousands separators), by
         default those the upload was inspected with."""
-        path = self.uploads / Path(upload["token"]).name
-        if not path.exists():
-            raise InputError(f"{upload['filename']} is no longer kept on the server (uploads are deleted after "
-                             f"{self.upload_retention_s / 3600:g} hours): upload it again")
-        options = (options or LoadOptions.from_dict(upload.get("options") or {})).replace(mapping=upload_mapping(roles))
+        path = self.kept(upload)
+        options = (options or upload_options(upload)).replace(mapping=upload_mapping(roles))
         if upload["feature_set"] == "table":
             options = options.replace(
                 feature_set="table",
@@ -433,6 +440,26 @@ def upload_mapping(roles: dict[str, str | None] | None) -> dict[str, str] | None
     it (a customer table, whose id column is picked apart)."""
     mapping = {role: column for role, column in (roles or {}).items() if column}
     return mapping if all(r in mapping for r in REQUIRED_ROLES) else None
+
+
+#: LoadOptions fields the upload view lets the user set: how the file is read (None: detected).
+READING = ("encoding", "sheet", "date_format", "decimal", "thousands")
+
+
+def upload_options(upload: dict, reading: dict[str, str | None] | None = None) -> LoadOptions:
+    """The options a kept upload was inspected with, or those with the user's ``reading``
+    options (:data:`READING` -> value, None or blank: detected). No column mapping: the roles
+    picked give it each time, so a role cleared since is not kept."""
+    values = {**(upload.get("options") or {}), "mapping": {}}
+    if reading is not None:
+        values.update({name: _given(reading.get(name), strip=name != "thousands") for name in READING})
+    return LoadOptions.from_dict(values)
+
+
+def _given(value, strip: bool) -> str | None:
+    """An option typed or picked in the page; None when left empty (a space is a thousands separator)."""
+    text = "" if value is None else str(value)
+    return (text.strip() if strip else text) or None
 
 
 def inspect_upload(path: str | Path, filename: str | None = None, options: LoadOptions | None = None,

@@ -82,9 +82,11 @@ def inspect_input(source, options: LoadOptions | None = None, preview_rows: int 
     """The columns, row count, detected shape (and why), the log roles the columns match and the
     columns the table rules read as numbers, with the first rows, of ``source``."""
     from .io.columns import match_roles
+    from .io.parsing import check_style
     from .shapes.table import numeric_columns
 
     options = options or LoadOptions()
+    check_style(options.date_format, options.decimal, options.thousands)  # as the fit would, before a preview
     with open_source(source, options) as src:
         columns = src.columns()
         if options.feature_set == "auto":

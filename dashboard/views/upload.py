@@ -1,7 +1,9 @@
-"""The your-data view: upload a file, see the shape the library detects and the column it takes
-for each role of a log (customer id, date, amount, repayment date, due date), correct them
-(the shape is detected again with the user's columns, as ``--map`` does), pick the id column and
-features of a customer table, and fit it (a background callback with progress)."""
+"""The your-data view: upload a file, say how to read it when detection is not enough (encoding,
+sheet, date format, decimal and thousands separators: the file is read again), see the shape the
+library detects and the column it takes for each role of a log (customer id, date, amount,
+repayment date, due date), correct them (the shape is detected again with the user's columns, as
+``--map`` does), pick the id column and features of a customer table, and fit it (a background
+callback with progress)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from segmentation.io.columns import TRANSACTION_ROLES
 
 from .. import ids
 from ..components import card, message
-from ..store import DEMO_ID, DataStore, inspect_upload
+from ..store import DEMO_ID, READING, DataStore, upload_options
 from .frame import progress_steps
 
 if TYPE_CHECKING:
@@ -35,10 +37,35 @@ UPLOAD_SHAPES = {
 ROLE_LABELS = {"customer_id": "Customer id", "txn_date": "Date", "amount": "Amount",
                "repayment_date": "Repayment date", "due_date": "Due date"}
 assert tuple(ROLE_LABELS) == TRANSACTION_ROLES
+#: The reading options' labels and hints (empty: detected), as the CLI's --encoding, --sheet, ...
+READ_LABELS = {"encoding": ("Encoding", "detected, e.g. cp1252"), "sheet": ("Sheet (XLSX)", "the largest"),
+               "date_format": ("Date format", "detected, e.g. %d/%m/%Y"), "decimal": ("Decimal", "detected"),
+               "thousands": ("Thousands", "detected")}
+assert tuple(READ_LABELS) == READING
+SEPARATORS = {"decimal": {".": ". (1.5)", ",": ", (1,5)"},
+              "thousands": {",": ", (1,200)", ".": ". (1.200)", " ": "space (1 200)", "'": "' (1'200)"}}
 
 
 def role_id(role) -> dict:
     return {"type": ids.UPLOAD_ROLE, "role": role}
+
+
+def read_id(option) -> dict:
+    return {"type": ids.UPLOAD_READ, "option": option}
+
+
+def reading_row() -> html.Div:
+    """One input per reading option, empty by default (detected); a change reads the file again."""
+    def field(option, label, hint):
+        if option in SEPARATORS:
+            picker = dcc.Dropdown(id=read_id(option), placeholder=hint,
+                                  options=[{"label": text, "value": sep} for sep, text in SEPARATORS[option].items()])
+        else:  # typed: read when the user leaves the field or presses Enter, not at each key
+            picker = dbc.Input(id=read_id(option), placeholder=hint, size="sm", debounce=True)
+        return dbc.Col([html.Div(label, className="small"), picker], md=True)
+
+    return html.Div([html.Div("How to read it (empty: detected)", className="small fw-semibold"),
+                     dbc.Row([field(option, *text) for option, text in READ_LABELS.items()])], className="mt-2")
 
 
 def role_picker() -> html.Div:
@@ -77,6 +104,7 @@ def layout(settings: Settings) -> html.Div:
                         **{"data-max-bytes": str(max_mb * 1_000_000), "data-note-id": ids.UPLOAD_SIZE_NOTE},
                     ),
                     html.Div(id=ids.UPLOAD_SIZE_NOTE, className="mt-2"),
+                    reading_row(),
                     html.Div(id=ids.UPLOAD_PREVIEW, className="mt-3"),
                     html.Div(id=ids.UPLOAD_SHAPE, className="small fw-semibold mt-2"),
                     role_picker(),
@@ -103,14 +131,27 @@ def layout(settings: Settings) -> html.Div:
 # -- plain functions (tested without a browser) ------------------------------------------------
 
 
-def read_upload(contents: str, filename: str, store: DataStore, max_bytes: int) -> dict:
-    """Save an upload server-side and detect its shape; the browser keeps only a token."""
+def save_upload(contents: str, filename: str, store: DataStore, max_bytes: int) -> dict:
+    """Save an upload server-side; the browser keeps only its token (and later its facts)."""
     try:
         _, encoded = contents.split(",", 1)
         raw = base64.b64decode(encoded)
     except (ValueError, AttributeError):
         raise InputError(f"{filename}: could not read the upload") from None
-    return inspect_upload(store.save_upload(filename, raw, max_bytes), filename)
+    return {"token": store.save_upload(filename, raw, max_bytes).name, "filename": filename}
+
+
+def read_upload(contents: str, filename: str, store: DataStore, max_bytes: int,
+                reading: dict[str, str | None] | None = None) -> dict:
+    """Save an upload and detect its shape, read with the user's ``reading`` options."""
+    return store.inspect_saved(save_upload(contents, filename, store, max_bytes), None, reading)
+
+
+def kept_roles(info: dict, picked: list[str | None]) -> list[str | None]:
+    """The role picks after the file is read again: the user's, where the column is still there,
+    else the detected one (another sheet or encoding may give other columns)."""
+    return [column if column in info["columns"] else info["roles"][role]
+            for role, column in zip(ROLE_LABELS, picked, strict=True)]
 
 
 def upload_facts(info: dict) -> str:
@@ -132,10 +173,12 @@ def remap(store: DataStore, upload: dict, roles: dict[str, str | None]) -> dict:
 
 
 def fit_upload(store: DataStore, upload: dict, id_column: str | None, features: list[str] | None,
-               session: str, progress=None, roles: dict[str, str | None] | None = None) -> str:
-    """Register the uploaded file for this session (with the role columns picked) and fit it;
-    returns the dataset id."""
-    dataset_id = store.add_upload(upload, id_column, features, owner=session, roles=roles)
+               session: str, progress=None, roles: dict[str, str | None] | None = None,
+               reading: dict[str, str | None] | None = None) -> str:
+    """Register the uploaded file for this session (with the role columns picked and the
+    ``reading`` options, by default those it was inspected with) and fit it; returns the dataset id."""
+    options = upload_options(upload, reading)
+    dataset_id = store.add_upload(upload, id_column, features, owner=session, roles=roles, options=options)
     store.get(dataset_id, "auto", owner=session, progress=progress)
     return dataset_id
 
@@ -158,31 +201,63 @@ def upload_choices(info: dict) -> dict:
 
 
 def register(app, store: DataStore, settings: Settings) -> None:
-    @app.callback(
-        output=dict(
-            upload=Output(ids.UPLOAD_FILE, "data"),
-            preview=Output(ids.UPLOAD_PREVIEW, "children"),
-            role_options=Output(role_id(ALL), "options"),
-            roles=Output(role_id(ALL), "value"),
-            fit_disabled=Output(ids.UPLOAD_FIT, "disabled"),
-            status=Output(ids.UPLOAD_STATUS, "children"),
-        ),
-        inputs=dict(contents=Input(ids.UPLOAD, "contents")),
-        state=dict(filename=State(ids.UPLOAD, "filename")),
-        prevent_initial_call=True,
-    )
-    def on_upload(contents, filename):
-        try:
-            info = read_upload(contents, filename or "upload", store, settings.max_upload_mb * 1_000_000)
-        except InputError as exc:
-            n = len(ROLE_LABELS)
-            return dict(upload=no_update, preview=no_update, role_options=[no_update] * n, roles=[no_update] * n,
-                        fit_disabled=no_update, status=message(str(exc)))
+    n = len(ROLE_LABELS)
+
+    def shown(info: dict, roles: list[str | None]) -> dict:
+        """The file as read: its preview and the role pickers (the roles then set its shape)."""
         preview = dbc.Table.from_dataframe(pd.DataFrame(info["preview"]), size="sm", striped=True,
                                            responsive=True, className="small")
         options = [{"label": c, "value": c} for c in info["columns"]]
-        return dict(upload=info, preview=preview, role_options=[options] * len(ROLE_LABELS),
-                    roles=[info["roles"][r] for r in ROLE_LABELS], fit_disabled=False, status="")
+        return dict(upload=info, preview=preview, role_options=[options] * n, roles=roles, fit_disabled=False,
+                    status="")
+
+    def unread(upload, exc: InputError) -> dict:
+        """A file that these options cannot read: the message, no fit (the upload stays kept,
+        so that other reading options read it again)."""
+        return dict(upload=upload, preview=no_update, role_options=[no_update] * n, roles=[no_update] * n,
+                    fit_disabled=True, status=message(str(exc)))
+
+    read_outputs = dict(
+        upload=Output(ids.UPLOAD_FILE, "data"),
+        preview=Output(ids.UPLOAD_PREVIEW, "children"),
+        role_options=Output(role_id(ALL), "options"),
+        roles=Output(role_id(ALL), "value"),
+        fit_disabled=Output(ids.UPLOAD_FIT, "disabled"),
+        status=Output(ids.UPLOAD_STATUS, "children"),
+    )
+
+    @app.callback(
+        output=read_outputs,
+        inputs=dict(contents=Input(ids.UPLOAD, "contents")),
+        state=dict(filename=State(ids.UPLOAD, "filename"), reading=State(read_id(ALL), "value")),
+        prevent_initial_call=True,
+    )
+    def on_upload(contents, filename, reading):
+        try:
+            saved = save_upload(contents, filename or "upload", store, settings.max_upload_mb * 1_000_000)
+        except InputError as exc:
+            return dict(unread(no_update, exc), fit_disabled=no_update)
+        try:
+            info = store.inspect_saved(saved, None, dict(zip(READING, reading, strict=True)))
+        except InputError as exc:
+            return unread(saved, exc)
+        return shown(info, [info["roles"][r] for r in ROLE_LABELS])
+
+    @app.callback(
+        output={name: Output(o.component_id, o.component_property, allow_duplicate=True)
+                for name, o in read_outputs.items()},
+        inputs=dict(reading=Input(read_id(ALL), "value")),
+        state=dict(upload=State(ids.UPLOAD_FILE, "data"), roles=State(role_id(ALL), "value")),
+        prevent_initial_call=True,
+    )
+    def on_read(reading, upload, roles):
+        if not upload:
+            raise PreventUpdate
+        try:
+            info = store.inspect_saved(upload, None, dict(zip(READING, reading, strict=True)))
+        except InputError as exc:
+            return unread(no_update, exc)
+        return shown(info, kept_roles(info, roles))
 
     @app.callback(
         output=dict(
@@ -217,7 +292,7 @@ def register(app, store: DataStore, settings: Settings) -> None:
         inputs=dict(_=Input(ids.UPLOAD_FIT, "n_clicks")),
         state=dict(upload=State(ids.UPLOAD_FILE, "data"), id_column=State(ids.UPLOAD_ID_COLUMN, "value"),
                    features=State(ids.UPLOAD_FEATURES, "value"), roles=State(role_id(ALL), "value"),
-                   session=State(ids.SESSION, "data")),
+                   reading=State(read_id(ALL), "value"), session=State(ids.SESSION, "data")),
         background=True,
         manager=settings.manager,
         interval=400,
@@ -225,12 +300,13 @@ def register(app, store: DataStore, settings: Settings) -> None:
         running=[(Output(ids.UPLOAD_FIT, "disabled"), True, False)],
         prevent_initial_call=True,
     )
-    def fit_uploaded(set_progress, _, upload, id_column, features, roles, session):
-        if not upload:
+    def fit_uploaded(set_progress, _, upload, id_column, features, roles, reading, session):
+        if not upload or "feature_set" not in upload:  # not read yet: the page says why
             raise PreventUpdate
         try:
             dataset_id = fit_upload(store, upload, id_column, features, session, progress=progress_steps(set_progress),
-                                    roles=dict(zip(ROLE_LABELS, roles, strict=True)))
+                                    roles=dict(zip(ROLE_LABELS, roles, strict=True)),
+                                    reading=dict(zip(READING, reading, strict=True)))
         except InputError as exc:
             return dict(dataset=no_update, status=message(str(exc)), tab=no_update)
         done = message(f"Fitted {upload['filename']}: see the Overview.", color="success")

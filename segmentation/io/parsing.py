@@ -102,6 +102,13 @@ def date_pattern(fmt: str) -> DatePattern:
                        "m" not in groups)
 
 
+def check_style(date_format: str | None, decimal: str | None, thousands: str | None) -> None:
+    """Refuse an unsupported date format or separator before anything is read with it."""
+    check_number_style(decimal, thousands)
+    if date_format:
+        date_pattern(date_format)
+
+
 def check_number_style(decimal: str | None, thousands: str | None) -> None:
     if decimal is not None and decimal not in DECIMALS:
         raise InputError(f"--decimal must be . or , (got {decimal!r})")

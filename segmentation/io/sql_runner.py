@@ -245,10 +245,8 @@ def _checked_result(engine, columns, kind, options, late_after_days, copies, not
 def _text_style(engine: SqlEngine, columns: ColumnMap, options: LoadOptions) -> tuple[dict, list[str]]:
     """How dates and amounts are written: the options, else guessed from the first values of
     text columns (day-first dates, a decimal comma), with a notice for each guess."""
-    parsing.check_number_style(options.decimal, options.thousands)
+    parsing.check_style(options.date_format, options.decimal, options.thousands)  # before any SQL runs
     style = {"date_format": options.date_format, "decimal": options.decimal, "thousands": options.thousands}
-    if options.date_format:
-        parsing.date_pattern(options.date_format)  # refuse an unsupported format before any SQL runs
     notices = []
     guesses = [("date_format", columns.txn_date, parsing.guess_date_format, columns.txn_date)]
     if options.thousands is None:
