@@ -302,3 +302,86 @@ def test_the_link_keeps_only_what_the_user_picked(demo_history):
     assert (picked["move_from"], picked["move_to"]) == (flow["move_from"], 3)
     back = movement.movement_panels(history, ViewState(before=times[0], move_from=flow["move_from"], move_to=3))
     assert back["pick"]["move_from"] == flow["move_from"] and back["pick"]["move_to"] == 3
+
+
+# -- how to read an upload ----------------------------------------------------------------------
+
+
+def european_export(seed: int = 5) -> bytes:
+    """A purchase log as Excel on a European Windows machine writes it: semicolons, Windows-1252
+    (a euro sign), amounts with a thousands dot and a decimal comma, dates day first with every
+    day 12 or less (no reading of them is ruled out: only --date-format says which)."""
+    rng = np.random.default_rng(seed)
+    lines = ["customer_id;txn_date;amount"]
+    for c in range(80):
+        for _ in range(rng.integers(1, 9)):
+            cents = f",{rng.integers(0, 100):02d}" if rng.random() < 0.5 else ""
+            lines.append(f"K{c:03d};{rng.integers(1, 13):02d}/{rng.integers(1, 13):02d}/2024;"
+                         f"€ {rng.integers(1, 99)}.{rng.integers(0, 1000):03d}{cents}")
+    return ("\r\n".join(lines) + "\r\n").encode("cp1252")
+
+
+EUROPEAN = {"encoding": "cp1252", "sheet": "", "date_format": " %d/%m/%Y ", "decimal": ",", "thousands": None}
+
+
+def test_reading_options_read_an_upload_as_the_cli_does(store, tmp_path, cli):
+    raw = european_export()
+    info = upload_view.read_upload(contents(raw), "export.csv", store, 10_000_000)
+    assert info["feature_set"] == "purchases"
+    with pytest.raises(InputError, match=r"txn_date is not a date.*--date-format %d/%m/%Y"):
+        upload_view.fit_upload(store, info, None, None, "eu")  # the dates have two readings
+    read = store.inspect_saved(info, None, EUROPEAN)
+    assert read["token"] == info["token"] and read["rows"] == info["rows"]
+    assert {k: read["options"][k] for k in EUROPEAN} == {**EUROPEAN, "sheet": None, "date_format": "%d/%m/%Y"}
+    ws = store.get(upload_view.fit_upload(store, read, None, None, "eu", reading=EUROPEAN), owner="eu")
+
+    (tmp_path / "export.csv").write_bytes(raw)
+    code, _, err = cli("features", tmp_path / "export.csv", "--out", tmp_path / "f.csv", "--encoding", "cp1252",
+                       "--decimal", ",", "--date-format", "%d/%m/%Y")
+    assert code == 0, err
+    expected = pd.read_csv(tmp_path / "f.csv", dtype={"customer_id": str}).set_index("customer_id")
+    got = ws.frame.set_index("customer_id").loc[expected.index]
+    assert len(expected) == len(ws.frame) == 80
+    numeric = expected.select_dtypes("number").columns
+    assert {"monetary", "frequency"} <= set(numeric) <= set(got.columns)
+    np.testing.assert_allclose(got[numeric].to_numpy(float), expected[numeric].to_numpy(float), rtol=1e-9)
+    # '€ 80.468' is 80,468 euros and '€ 3.120,50' 3,120.5: every average purchase is 1,000 to 99,999
+    assert (expected["monetary"] / expected["frequency"]).between(1_000, 100_000).all()
+
+
+def test_read_again_keeps_the_users_roles_where_the_columns_remain(store):
+    info = store.inspect_saved(upload_view.read_upload(contents(european_export()), "e.csv", store, 10_000_000),
+                               None, EUROPEAN)
+    picked = ["amount", "no such column", "customer_id", None, None]
+    assert upload_view.kept_roles(info, picked) == ["amount", "txn_date", "customer_id", None, None]
+
+
+@pytest.mark.parametrize(("reading", "said"), [
+    ({"date_format": "%d.%q.%Y"}, r"--date-format '%d.%q.%Y': %q is not supported"),
+    ({"date_format": "%d/%m"}, r"needs a day \(%d\), a month \(%m or %b\) and a year"),
+    ({"decimal": ",", "thousands": ","}, r"--thousands and --decimal cannot both be ','"),
+    ({"thousands": "."}, r"--thousands and --decimal cannot both be '.'"),
+    ({"encoding": "klingon"}, r"--encoding klingon: unknown encoding"),
+])
+def test_a_bad_reading_option_is_one_line_and_the_upload_stays(store, reading, said):
+    info = upload_view.read_upload(contents(european_export()), "e.csv", store, 10_000_000)
+    with pytest.raises(InputError, match=said) as error:
+        store.inspect_saved(info, None, reading)
+    assert "\n" not in str(error.value) and "Traceback" not in str(error.value)
+    assert store.inspect_saved(info, None, EUROPEAN)["rows"] == info["rows"]  # corrected, it reads
+
+
+def test_a_sheet_is_picked_by_name_and_a_missing_one_named(store, tmp_path):
+    path = tmp_path / "book.xlsx"
+    with pd.ExcelWriter(path) as book:
+        pd.DataFrame({"note": ["exported by finance"]}).to_excel(book, sheet_name="Notes", index=False)
+        demo_transactions(200, seed=4).to_excel(book, sheet_name="Loans", index=False)
+        small = demo_transactions(100, seed=5).head(150)
+        small.to_excel(book, sheet_name="Small", index=False)
+    info = upload_view.read_upload(contents(path.read_bytes()), "book.xlsx", store, 10_000_000)
+    assert info["feature_set"] == "transactions" and info["rows"] > len(small)  # the largest sheet by default
+    read = store.inspect_saved(info, None, {"sheet": "Small"})
+    assert read["feature_set"] == "transactions" and read["rows"] == len(small)
+    with pytest.raises(InputError, match="Nope") as error:
+        store.inspect_saved(info, None, {"sheet": "Nope"})
+    assert "\n" not in str(error.value)
