@@ -355,6 +355,8 @@ CASES = [
      "db", Works({})),
     ("sqlite: a query with two amount columns", "sqlite-query", lambda: _frame(loans()), "db",
      Fails("column name used twice")),
+    ("duckdb: a query with two amount columns (DuckDB renames one amount_1)", "duckdb-query",
+     lambda: _frame(loans()), "db", Fails("column name used twice")),
 ]
 
 

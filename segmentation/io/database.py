@@ -422,8 +422,11 @@ class DatabaseSource(Source):
                 raise
             raise db.error(f"cannot read {'table ' + repr(self.table) if self.table else '--query'} from", exc) from None
         try:
-            # (SQLite names the second of two equal names in a query "amount:1")
+            # (SQLite names the second of two equal names in a query "amount:1"; DuckDB, in the
+            # subquery, "amount_1": its own result, bound but not run, has the names as written)
             names = [re.sub(r":\d+$", "", c) if db.dialect == "sqlite" else c for c in self._columns]
+            if db.dialect == "duckdb" and self.query is not None:
+                names = con.sql(self.query.strip().rstrip(";")).columns
             check_names(names, f"{self} in {db}")
         except InputError:
             self._stack.close()
