@@ -251,8 +251,10 @@ class TableFeatureSet(FeatureSet):
                 )
             )
         for name, x in numeric.items():
-            # inf, or a number past a double (1e400): no feature can be computed from it
-            if (m := take(~np.isfinite(x.to_numpy(dtype=float, na_value=np.nan)) & x.notna())).any():
+            # inf written as a word is not a number; one past a double (1e400, 5,000 digits), too large
+            word = frame[name].astype("string").str.strip().str.lstrip("+-").str[:1].str.lower().isin(["i", "n"])
+            infinite = ~np.isfinite(x.to_numpy(dtype=float, na_value=np.nan)) & x.notna()
+            if (m := take(infinite & word.fillna(False))).any():
                 what = f"{name} is not a finite number"
                 report.add(set_aside_rule("not_finite", name, m, total, what, frame.loc[m, name].iloc[0]))
             if (m := take(x.abs() >= MAX_AMOUNT)).any():
@@ -335,6 +337,12 @@ def _parse_columns(frame: pd.DataFrame, id_col: str, notices: list[str]):
         text = raw.astype("string").str.strip()
         given = text.notna() & (text != "")
         values = pd.to_numeric(text.where(given), errors="coerce")
+        # pandas gives up on digits too many for any integer type (5,000 of them); as a float
+        # they overflow to inf, set aside below as too large, not taken for a word
+        long = given & values.isna() & text.str.fullmatch(r"[+-]?[0-9]+", na=False)
+        if long.any():
+            values = values.astype("Float64")
+            values[long] = text[long].map(float)
         bad = given & values.isna()
         if given.sum() and bad.sum() <= 0.05 * given.sum():
             finite = np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
