@@ -372,3 +372,35 @@ def test_the_nigerian_loans_upload_maps_and_segments(browser, server, store_dir,
     merged = shown.merge(expected, on="customer_id", suffixes=("", "_cli"))
     assert len(merged) == len(expected)
     assert (merged["segment"] == merged["segment_cli"]).all()
+
+
+def read_as(page, option: str, value: str) -> None:
+    """Type a reading option of the upload view (read when Enter is pressed)."""
+    field = page.locator(f"input[id*='\"option\":\"{option}\"']")
+    field.fill(value)
+    field.press("Enter")
+
+
+def test_reading_options_read_the_upload_again_and_fit_with_them(browser, server, tmp_path):
+    from test_dashboard_views import european_export
+
+    path = tmp_path / "export.csv"
+    path.write_bytes(european_export())
+    page = open_page(browser, server)
+    page.click("text=Your data")
+    page.set_input_files("#upload input[type=file]", str(path))
+    page.wait_for_selector("#upload-shape:has-text('detected shape: purchase log')", timeout=20_000)
+    page.click("#upload-fit")  # the dates have two readings: the library's message, in the page
+    page.wait_for_selector("#upload-status:has-text('--date-format %d/%m/%Y')", timeout=60_000)
+    read_as(page, "encoding", "klingon")
+    page.wait_for_selector("#upload-status:has-text('--encoding klingon: unknown encoding')", timeout=20_000)
+    assert page.locator("#upload-fit").is_disabled()
+    read_as(page, "encoding", "")
+    read_as(page, "date_format", "%d/%m/%Y")
+    page.click("button[id*='\"option\":\"decimal\"']")
+    page.get_by_role("option", name=", (1,5)", exact=True).click()
+    page.wait_for_function("!document.querySelector('#upload-fit').disabled", timeout=20_000)
+    assert page.inner_text("#upload-status").strip() == ""
+    page.click("#upload-fit")
+    page.wait_for_selector("#header-facts:has-text('export.csv')", timeout=90_000)
+    page.wait_for_function("document.querySelector('#kpi-customers').innerText == '80'", timeout=30_000)
