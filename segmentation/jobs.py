@@ -14,7 +14,7 @@ from . import shapes
 from .book.bundle import Bundle
 from .book.naming import Rules
 from .errors import InputError
-from .io.database import Database
+from .io.database import Database, DatabaseSource
 from .io.sources import open_source
 from .model import Segmenter
 from .options import FitOptions, LoadOptions
@@ -144,6 +144,7 @@ class RunResult:
     segments: pd.DataFrame
     dataset: Dataset
     files: dict[str, Path]
+    tables: object = None  # SparkTables: every customer scored and written where the data is
 
 
 def run(
@@ -175,11 +176,13 @@ def run(
         # The checked rows are still in the source's engine: written while it is open.
         log_rows = src.checked_rows() if transactions_table else None
         files = write_run(out_dir, dataset, bundle, segments, log_rows)
+        # A Spark source assigns every customer inside Spark and writes the tables there.
+        tables = src.score_where_it_is(bundle, now(), Path(out_dir) / "tables")
     steps.update()
     steps.close()
     if publish_to is not None:
         publish(dataset.customers, segments, bundle, publish_to)
-    return RunResult(Path(out_dir), bundle, segments, dataset, files)
+    return RunResult(Path(out_dir), bundle, segments, dataset, files, tables)
 
 
 def publish(customers: pd.DataFrame, segments: pd.DataFrame, bundle: Bundle, url: str | None) -> Database:
@@ -206,6 +209,17 @@ class ScoreResult:
     migration: pd.DataFrame
     report: dict = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+    tables: object = None  # SparkTables when the customers were scored inside Spark
+
+    @property
+    def n_changed(self) -> int:
+        """Customers whose segment is new or changed (rows appended to segment_history)."""
+        return self.tables.changed if self.tables is not None else len(self.changed)
+
+    @property
+    def where(self) -> str:
+        """Where the tables were updated."""
+        return f"{self.tables.folder}/" if self.tables is not None else str(self.database)
 
 
 def score(source, model_dir, options: LoadOptions | None = None, *, out_url: str | None = None) -> ScoreResult:
@@ -217,8 +231,11 @@ def score(source, model_dir, options: LoadOptions | None = None, *, out_url: str
 
     Parameters
     ----------
-    source : DatabaseSource
-        The transactions (or, for a customer-table model, the customer table).
+    source : DatabaseSource or SparkSource
+        The transactions (or, for a customer-table model, the customer table). A Spark
+        source scores every customer inside Spark and writes the tables beside the model
+        folder (``tables/`` next to ``model/``, where ``run`` wrote them) unless it names
+        its own; ``changed`` is then empty (the rows stay in Spark; ``n_changed`` counts them).
     model_dir : path
         The model bundle folder; the model is not refitted.
     options : LoadOptions, optional
@@ -228,6 +245,17 @@ def score(source, model_dir, options: LoadOptions | None = None, *, out_url: str
         Where the tables are (default: the source's database).
     """
     bundle = Bundle.load(model_dir)
+    if not isinstance(source, DatabaseSource):
+        with source:
+            dataset = load_dataset(source, bundle.load_options(options))
+            tables = source.score_where_it_is(bundle, now(), Path(model_dir).resolve().parent / "tables")
+        if tables is None:
+            raise InputError(f"score reads a log where it is (a database or Spark), not {source}")
+        empty = pd.DataFrame(columns=HISTORY_COLUMNS)
+        return ScoreResult(
+            None, bundle.model_version, tables.customers, empty, tables.migration, dataset.report, dataset.notices,
+            tables,
+        )
     dataset = load_dataset(source, bundle.load_options(options))
     customers, report = dataset.customers, dataset.report
     db = Database(out_url) if out_url else source.database

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .transactions import MAX_CUSTOMERS, MIN_CUSTOMERS
 from ..errors import InputError
 from ..shapes.rfm import rfm_scores
+from .transactions import MAX_CUSTOMERS, MIN_CUSTOMERS
 
 END = np.datetime64("2026-10-31")
 

@@ -2,7 +2,8 @@
 
 The SQL lives in ``segmentation/io/sql/``: a staging file per dialect (how a text becomes a day
 number, how exact duplicate rows are found), then portable checks, rejections and aggregation.
-:class:`SqlEngine` runs it on DuckDB (embedded, the default), SQLite or PostgreSQL; the sources
+:class:`SqlEngine` runs it on DuckDB (embedded, the default), SQLite or PostgreSQL, and
+:class:`segmentation.io.spark.SparkEngine` on Spark SQL; the sources
 (:mod:`segmentation.io.sources`) decide which.
 """
 
@@ -124,6 +125,10 @@ class SqlEngine:
             cur.execute(sql)
             return pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
 
+    def features(self, sql: str) -> pd.DataFrame:
+        """The customers of the feature SELECT ``sql`` that come to Python (here: all of them)."""
+        return self.frame(sql)
+
     def scalars(self, sql: str) -> tuple:
         if self.dialect in ("sqlite", "duckdb"):
             return self.con.execute(sql).fetchone()
@@ -155,7 +160,9 @@ def aggregate(engine: SqlEngine, found: list[str], kind: str, options: LoadOptio
     if engine.dialect == "duckdb":
         copy_no, row_hash = "1", f"hash({every_column})" if copies else "0"
     else:
-        copy_no, row_hash = (f"ROW_NUMBER() OVER (PARTITION BY {every_column})" if copies else "1"), None
+        # Spark numbers rows only in an ordered window: ordered by the same columns, all equal.
+        order = f" ORDER BY {every_column}" if engine.dialect == "spark" else ""
+        copy_no, row_hash = (f"ROW_NUMBER() OVER (PARTITION BY {every_column}{order})" if copies else "1"), None
     staging = "staging_postgres" if engine.dialect == "postgresql" else f"staging_{engine.dialect}"
     engine.execute(load_sql(staging).format(source="source", copy_no=copy_no, row_hash=row_hash, **roles))
     if engine.dialect == "duckdb" and copies:
@@ -180,7 +187,7 @@ def aggregate(engine: SqlEngine, found: list[str], kind: str, options: LoadOptio
     else:
         as_of_day = _day_number(options.as_of, "--as-of")
     sql = load_sql(f"{kind[:-1]}_features").format(as_of_day=as_of_day, late_after_days=late_after_days)
-    features = typed_features(engine.frame(sql), _KINDS[kind])
+    features = typed_features(engine.features(sql), _KINDS[kind])
     if engine.dialect not in ("duckdb", "sqlite"):
         # The server's collation may sort ids differently; fit and output in one order everywhere.
         features = features.sort_values("customer_id", kind="stable", ignore_index=True)
