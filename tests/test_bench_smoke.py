@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import shutil
+
+import pytest
+
 from benchmarks.harness import main
 
 
@@ -25,3 +31,8 @@ def test_smoke_benchmarks_write_a_table(tmp_path):
     assert "4,000 customers" in extrapolated
     scoring = next(r for r in rows if r.startswith("| assign in SQL"))
     assert "same segment as Python on all 2,000 rows: True" in scoring
+    spark = next(r for r in rows if r.startswith("| run --spark"))
+    if importlib.util.find_spec("pyspark") and shutil.which("java"):
+        assert "same segments as DuckDB's run: True" in spark and "customers scored inside Spark" in spark
+    elif os.environ.get("CI") == "true":
+        pytest.fail("the Spark benchmark needs PySpark and Java in CI")

@@ -18,6 +18,7 @@ opens; Spark needs Java 17. Nothing is downloaded at run time (no ``spark.jars.p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import uuid
@@ -74,13 +75,14 @@ def _statements(sql: str) -> list[str]:
     return [piece for piece in re.split(r";[ \t]*(?:\n|$)", code) if piece.strip()]
 
 
+@contextlib.contextmanager
 def _quiet():
     # PySpark 4.3 warns that pandas 3 is "not fully supported"; the conversions used here (text,
     # 64-bit integers and doubles with nulls, both ways) are tested in tests/test_spark.py.
-    context = warnings.catch_warnings()
-    context.__enter__()
-    warnings.filterwarnings("ignore", message="PySpark does not yet fully support", category=FutureWarning)
-    return context
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support", category=FutureWarning)
+        warnings.filterwarnings("ignore", message="The copy keyword is deprecated")  # its astype(copy=False)
+        yield
 
 
 def _to_pandas(frame) -> pd.DataFrame:
