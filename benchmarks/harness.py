@@ -299,13 +299,13 @@ def run_spark(path: str, out: str, driver_memory: str) -> dict:
     jvm_mb = _children_peak_mb()
     spark.stop()
     return {"session_s": session_s, "features_s": features_s, "run_s": run_s, "jvm_mb": jvm_mb,
-            "customers": result.tables.customers, "k": result.bundle.n_clusters}
+            "customers": result.tables.customers, "k": len(result.bundle.segments)}
 
 
 def run_duckdb(path: str, out: str) -> int:
     from segmentation.jobs import run
 
-    return run(path, out, transactions_table=False).bundle.n_clusters
+    return len(run(path, out, transactions_table=False).bundle.segments)
 
 
 def bench_spark(root: Path, n_txn: int, driver_memory: str = "4g") -> list[Row]:

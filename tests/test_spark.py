@@ -250,7 +250,10 @@ def test_run_and_score_end_to_end_on_parquet(spark, spark_run, cli):
     extra["txn_date"] = pd.Timestamp("2026-11-20")
     extra["repayment_date"] = pd.NaT
     extra["amount"] = extra["amount"] * 20
-    pd.concat([later, extra], ignore_index=True).to_parquet(root / "later.parquet")
+    later = pd.concat([later, extra], ignore_index=True)
+    dates = ["txn_date", "repayment_date"]
+    later[dates] = later[dates].astype("datetime64[us]")  # Spark reads no nanosecond timestamps
+    later.to_parquet(root / "later.parquet")
     code, out, err = cli("score", "--spark", root / "later.parquet", "--model", root / "sp" / "model")
     assert code == 0, err
     after = read_parquet_table(tables / "customer_segments").set_index("customer_id").sort_index()

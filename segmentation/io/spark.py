@@ -286,6 +286,9 @@ class SparkSource(Source):
                 reason = "no such file or folder"
             elif "TABLE_OR_VIEW_NOT_FOUND" in reason:
                 reason = "no such table in the session's catalog"
+            elif "TIMESTAMP(NANOS" in reason:
+                reason += " (Spark reads timestamps in micro- or milliseconds: write them so, e.g. "
+                reason += "pandas' to_parquet(..., coerce_timestamps='us'))"
             raise InputError(f"Spark cannot read {what}: {reason}") from None
 
     def _close(self) -> None:
@@ -360,26 +363,26 @@ class SparkSource(Source):
         return write_scored(self.spark, bundle, self.tables or str(folder), scored_at, self._engine.customers)
 
 
-def _caps_select(bundle, view: str) -> str:
-    """``view`` with the model's outlier caps applied to its features, as the fit saw them
+def _caps_select(spark, bundle, view: str) -> str:
+    """Every column of ``view``, the model's features capped as the fit saw them
     (:func:`segmentation.shapes.cleaning.cap_percentiles`; a missing value stays missing)."""
-    caps = bundle.training_options.caps or {}
+    caps = {f: v for f, v in (bundle.training_options.caps or {}).items() if f in bundle.features}
     exprs = []
-    for name in bundle.features:
+    for name in spark.table(view).columns:
         col = '"' + name.replace('"', '""') + '"'
         if name in caps:
             lo, hi = (f"CAST('{float(v)!r}' AS DOUBLE)" for v in caps[name])
             col = f"CASE WHEN {col} < {lo} THEN {lo} WHEN {col} > {hi} THEN {hi} ELSE {col} END AS {col}"
         exprs.append(col)
-    return f"SELECT customer_id, {', '.join(exprs)} FROM {view}"
+    return f"SELECT {', '.join(exprs)} FROM {view}"
 
 
 def write_scored(spark, bundle, folder: str, scored_at, customers: int | None = None) -> SparkTables:
     """Assign the customers of the Spark view ``customer_features`` with ``bundle`` inside
     Spark and write, under ``folder``:
 
-    - ``customer_segments``: customer_id, the model's features (capped as the model caps),
-      segment, segment_name, recommended_action; Parquet partitioned by segment (a campaign
+    - ``customer_segments``: customer_id, the features (the model's capped as the model
+      caps them), segment, segment_name, recommended_action; Parquet partitioned by segment (a campaign
       reads one folder);
     - ``segment_profiles``: the segment book, one small file;
     - ``segment_history``: the customers whose segment is new or changed for this model,
@@ -395,7 +398,7 @@ def write_scored(spark, bundle, folder: str, scored_at, customers: int | None = 
 
     params = bundle.scoring  # InputError for a model that SQL cannot compute (not k-means)
     version = bundle.model_version
-    spark.sql(f"CREATE OR REPLACE TEMP VIEW scoring_input AS {_caps_select(bundle, 'customer_features')}")
+    spark.sql(f"CREATE OR REPLACE TEMP VIEW scoring_input AS {_caps_select(spark, bundle, 'customer_features')}")
     spark.sql(f"CREATE OR REPLACE TEMP VIEW scored AS {scoring_sql(params, 'scoring_input', float_type='DOUBLE')}")
     book = _to_spark(spark, bundle.segments[["segment", "segment_name", "recommended_action"]].astype(
         {"segment": "int64", "segment_name": str, "recommended_action": str}
