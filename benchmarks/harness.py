@@ -4,6 +4,7 @@
     python -m benchmarks.harness                # full: 1M and 10M transactions, 100k and 1M customers,
                                                 # TabPy at 1k-100k rows, SQL scoring and dashboard at 1M,
                                                 # k recovery on 48 generated datasets and iris, wine
+                                                # run --spark (local mode) against run at 10M transactions
 
 Each measured call runs in a fresh process (spawn) so its peak memory (max RSS) is its own.
 The feature rows are whole processes (start-up included) against the scripts a user would
@@ -233,7 +234,85 @@ def bench_krecovery(root: Path, smoke: bool) -> list[str]:
             *report(results), ""]
 
 
-GROUPS = ("features", "fit", "tabpy", "sql", "dashboard", "krecovery")
+def _children_peak_mb() -> float:
+    """Peak resident memory of this process's descendants (Spark's JVM in local mode)."""
+    kids, total = {os.getpid()}, 0.0
+    for _ in range(3):  # python -> (spark-submit's shell ->) java
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                pid, ppid = int(stat.parent.name), int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid in kids:
+                kids.add(pid)
+    for pid in kids - {os.getpid()}:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    return total
+
+
+def run_spark(path: str, out: str, driver_memory: str) -> dict:
+    """`segmentation run --spark PATH` in local mode, step by step: the session, the features
+    (and the one row per customer to the driver), then the fit, scoring and tables."""
+    from segmentation.io.spark import SparkSource, spark_session
+    from segmentation.jobs import load_dataset, run
+
+    start = time.perf_counter()
+    spark, _ = spark_session("local[*]", {"spark.driver.memory": driver_memory, "spark.ui.enabled": "false"})
+    session_s = time.perf_counter() - start
+    source = SparkSource(path=path)
+    with source:
+        t = time.perf_counter()
+        load_dataset(source)
+        features_s = time.perf_counter() - t
+    t = time.perf_counter()
+    result = run(source, out, transactions_table=False)
+    run_s = time.perf_counter() - t
+    jvm_mb = _children_peak_mb()
+    spark.stop()
+    return {"session_s": session_s, "features_s": features_s, "run_s": run_s, "jvm_mb": jvm_mb,
+            "customers": result.tables.customers, "k": len(result.bundle.segments)}
+
+
+def run_duckdb(path: str, out: str) -> int:
+    from segmentation.jobs import run
+
+    return len(run(path, out, transactions_table=False).bundle.segments)
+
+
+def bench_spark(root: Path, n_txn: int, driver_memory: str = "4g") -> list[Row]:
+    """`run --spark` in local mode on this machine against `run` with DuckDB, same CSV, same
+    outputs (no transactions table in segmentation.db for either: the rows stay in Spark)."""
+    import importlib.util
+    import shutil
+
+    from segmentation.demo import write_demo
+
+    if importlib.util.find_spec("pyspark") is None or shutil.which("java") is None:
+        return [Row("run --spark, local mode (features, fit, scoring)", f"{n_txn:,} transactions", 0.0,
+                    "run with DuckDB", None, 0.0, "not run: needs `pip install .[spark]` and Java 17")]
+    path = root / f"spark_{n_txn}.csv"
+    write_demo(path, max(100, n_txn // 10), seed=0)
+    with open(path) as lines:
+        actual = sum(1 for _ in lines) - 1
+    duck_s, _, k_duck = isolated(run_duckdb, str(path), str(root / "duck_out"))
+    _, peak, r = isolated(run_spark, str(path), str(root / "spark_out"), driver_memory)
+    ours = r["session_s"] + r["run_s"]
+    same = pd.read_csv(root / "duck_out" / "customer_segments.csv", dtype={"customer_id": str}).equals(
+        pd.read_csv(root / "spark_out" / "customer_segments.csv", dtype={"customer_id": str}))
+    label = f"{actual / 1e6:,.1f}M transactions" if actual >= 1e6 else f"{actual:,} transactions"
+    note = (f"Spark session start {r['session_s']:.1f} s + run {r['run_s']:.1f} s (features alone "
+            f"{r['features_s']:.1f} s); {r['customers']:,} customers scored inside Spark; same segments as "
+            f"DuckDB's run: {same} (k {r['k']} vs {k_duck}); memory: the Python driver's, Spark's JVM "
+            f"{r['jvm_mb']:,.0f} MB more (spark.driver.memory={driver_memory}); ratio under 1: Spark is slower here")
+    return [Row("run --spark, local mode (features, fit, scoring)", label, ours, "run with DuckDB", duck_s, peak, note)]
+
+
+GROUPS = ("features", "fit", "tabpy", "sql", "dashboard", "krecovery", "spark")
 
 
 def machine() -> str:
@@ -251,11 +330,13 @@ def main(argv=None) -> int:
     repeat = 1 if args.smoke else 5
     if args.smoke:
         txn, customers, samples, dash, tabpy, scoring = [20_000], [2_000, 4_000], (1_000, 2_000), [2_000], [1_000], 2_000
+        spark_txn = 20_000
         limit_s = 0.0  # the smoke run takes the extrapolating path too
     else:
         txn, customers, samples = [2_000_000, 10_000_000], [100_000, 1_000_000], (10_000, 20_000)
         limit_s = NOTEBOOK_LIMIT_S
         dash, tabpy, scoring = [10_000, 100_000, 1_000_000], [1_000, 10_000, 100_000], 1_000_000
+        spark_txn = 10_000_000
     lines = [
         f"Machine: {machine()}. Command: `{'make bench-smoke' if args.smoke else 'make bench'}`.",
         "",
@@ -272,6 +353,7 @@ def main(argv=None) -> int:
             "sql": lambda: [r.markdown() for r in bench_sql_scoring(root, scoring)],
             "dashboard": lambda: bench_dashboard(dash),
             "krecovery": lambda: bench_krecovery(root, args.smoke),
+            "spark": lambda: [r.markdown() for r in bench_spark(root, spark_txn)],
         }
         for name in GROUPS:
             for line in groups[name]() if name in only else []:

@@ -157,6 +157,33 @@ def _database_options(p: argparse.ArgumentParser, what: str) -> None:
     )
 
 
+def _spark_options(p: argparse.ArgumentParser, tables: str) -> None:
+    g = p.add_argument_group("spark (pip install .[spark]; Java 17)")
+    g.add_argument(
+        "--spark",
+        nargs="?",
+        const="",
+        metavar="PATH",
+        help="compute features and score every customer inside Apache Spark: a Parquet or CSV file, "
+        "folder or glob (s3a://, hdfs://, ... as the cluster reads them), or with --table a Spark table",
+    )
+    g.add_argument(
+        "--spark-master",
+        metavar="MASTER",
+        help="Spark master, e.g. local[4] or spark://host:7077 (default: $SPARK_MASTER, else spark-submit's "
+        "--master or spark-defaults.conf, else local[*])",
+    )
+    g.add_argument("--spark-out", metavar="DIR", help=f"where Spark writes the Parquet tables (default: {tables})")
+    g.add_argument(
+        "--driver-customers",
+        type=int,
+        default=1_000_000,
+        metavar="N",
+        help="the most customers brought to the driver to fit on; more are sampled inside Spark "
+        "(default 1,000,000: about 1 GB of driver memory)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="segmentation",
@@ -236,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave the transactions table out of segmentation.db (faster for huge inputs)",
     )
     _database_options(p, "transactions or customers")
+    _spark_options(p, "OUT/tables")
     _data_options(p)
     _model_options(p)
 
@@ -250,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--sankey", metavar="FILE.html", help="also write the migration Sankey figure here")
     _database_options(p, "transactions")
+    _spark_options(p, "tables/ beside the --model folder, where run wrote them")
     _data_options(p, model_options=False, from_model=True)
 
     p = sub.add_parser(
@@ -459,17 +488,52 @@ def _database_source(args, required: bool):
     return DatabaseSource(args.db, table=args.table, query=args.query)
 
 
+def _spark_source(args):
+    """The --spark input (a path, or a table with --table), or None."""
+    if args.spark is None:
+        return None
+    if args.db or args.query:
+        raise InputError("--spark reads a path or --table NAME from Spark; --db and --query are for databases")
+    if args.spark and args.table:
+        raise InputError(f"give --spark a path or --table NAME, not both (got {args.spark} and {args.table})")
+    if not args.spark and not args.table:
+        raise InputError("--spark needs a PATH (Parquet or CSV file, folder or glob) or --table NAME")
+    from .io.spark import SparkSource
+
+    return SparkSource(
+        path=args.spark or None,
+        table=args.table,
+        master=args.spark_master,
+        tables=args.spark_out,
+        driver_customers=args.driver_customers,
+    )
+
+
+def _spark_lines(tables, fitted: int | None = None) -> list[str]:
+    lines = []
+    if fitted is not None and fitted == tables.customers:
+        lines.append(f"every customer ({fitted:,}) fitted on the driver")
+    lines.append(
+        f"{tables.customers:,} customers scored inside Spark; customer_segments, segment_profiles, "
+        f"segment_history written to {tables.folder}/"
+    )
+    return lines
+
+
 def cmd_run(args) -> None:
     from .jobs import run
 
-    source = _database_source(args, required=False)
+    spark = _spark_source(args)
+    if spark is not None and args.input:
+        raise InputError(f"give either an input file or --spark PATH, not both (got {args.input})")
+    source = spark or _database_source(args, required=False)
     if source is not None and args.input:
         raise InputError(f"give either an input file or --table/--query, not both (got {args.input})")
     if source is None and not args.input:
         raise InputError("no input: give a transactions file, or --db URL with --table NAME or --query SQL")
     if source is None and args.db:
         raise InputError("--db needs --table NAME or --query SQL (or use --out-db to write tables there)")
-    publish_to = args.out_db or (source.database.url if source is not None else None)
+    publish_to = args.out_db or (source.database.url if source is not None and spark is None else None)
     result = run(
         source or args.input,
         args.out,
@@ -491,6 +555,8 @@ def cmd_run(args) -> None:
     if result.bundle.rfm_crosstab is not None:
         print(rfm_table(result.bundle.rfm_crosstab))
     print(f"outputs in {result.out_dir}/: " + ", ".join(sorted(p.name for p in result.files.values())))
+    if result.tables is not None:
+        print(*_spark_lines(result.tables, len(result.segments)), sep="\n")
     if publish_to is not None:
         from .io.database import Database
 
@@ -506,9 +572,8 @@ def cmd_score(args) -> None:
     from .jobs import score
     from .outputs.migration import migration_sankey
 
-    result = score(
-        _database_source(args, required=True), args.model, load_options(args), out_url=args.out_db, say=_say
-    )
+    source = _spark_source(args) or _database_source(args, required=True)
+    result = score(source, args.model, load_options(args), out_url=args.out_db, say=_say)
     _say(*result.notices)
     scope = f"with transactions since {args.since}" if args.since else "in all"
     if not result.customers:
@@ -516,9 +581,9 @@ def cmd_score(args) -> None:
         return
     print(
         f"scored {result.customers:,} customers {scope} with model {result.model_version}: "
-        f"{len(result.changed):,} new or changed segment; tables updated in {result.database}"
+        f"{result.n_changed:,} new or changed segment; tables updated in {result.where}"
     )
-    if result.changed.empty:
+    if not result.n_changed:
         return  # the migration table still holds the moves of an earlier scoring
     for row in result.migration.itertuples():
         if pd.isna(row.from_segment) or row.from_segment != row.to_segment:

@@ -8,6 +8,7 @@ features (``segmentation features``) never loads scikit-learn, skops or matplotl
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -154,6 +155,7 @@ class RunResult:
     segments: pd.DataFrame
     dataset: Dataset
     files: dict[str, Path]
+    tables: object = None  # SparkTables: every customer scored and written where the data is
 
 
 def run(
@@ -174,27 +176,33 @@ def run(
     """
     from tqdm.auto import tqdm
 
+    from .outputs.migration import now
     from .outputs.run_folder import start_run, write_run
 
     steps = tqdm(total=3, desc="segmentation", disable=None if progress is None else not progress, leave=False)
     steps.set_postfix_str("features")
-    with open_source(source, load) as src:
+    with contextlib.ExitStack() as stack:
+        src = stack.enter_context(open_source(source, load))
         dataset = load_dataset(src, load)
-        # The checked rows of a log live in the source's engine: copied out before it closes,
-        # so that neither they nor a database transaction are held during the fit.
+        # The checked rows of a log live in the source's engine: copied out now.
         start_run(out_dir, src.checked_rows() if transactions_table else ())
-    steps.update()
-    steps.set_postfix_str("fitting")
-    bundle = fit_bundle(dataset, fit, progress=progress)
-    steps.update()
-    steps.set_postfix_str("writing")
-    segments = bundle.assign(dataset.customers)
-    files = write_run(out_dir, dataset, bundle, segments)
+        if not src.assigns_in_place:
+            # Nothing more is read from it: no database transaction or staged rows held during the fit.
+            stack.close()
+        steps.update()
+        steps.set_postfix_str("fitting")
+        bundle = fit_bundle(dataset, fit, progress=progress)
+        steps.update()
+        steps.set_postfix_str("writing")
+        segments = bundle.assign(dataset.customers)
+        files = write_run(out_dir, dataset, bundle, segments)
+        # A Spark source assigns every customer inside Spark and writes the tables there.
+        tables = src.score_where_it_is(bundle, now(), Path(out_dir) / "tables") if src.assigns_in_place else None
     steps.update()
     steps.close()
     if publish_to is not None:
         publish(dataset.customers, segments, bundle, publish_to, say=say)
-    return RunResult(Path(out_dir), bundle, segments, dataset, files)
+    return RunResult(Path(out_dir), bundle, segments, dataset, files, tables)
 
 
 def publish(customers: pd.DataFrame, segments: pd.DataFrame, bundle: Bundle, url: str | None, *,
@@ -226,6 +234,17 @@ class ScoreResult:
     migration: pd.DataFrame
     report: dict = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+    tables: object = None  # SparkTables when the customers were scored inside Spark
+
+    @property
+    def n_changed(self) -> int:
+        """Customers whose segment is new or changed (rows appended to segment_history)."""
+        return self.tables.changed if self.tables is not None else len(self.changed)
+
+    @property
+    def where(self) -> str:
+        """Where the tables were updated."""
+        return f"{self.tables.folder}/" if self.tables is not None else str(self.database)
 
 
 def score(source, model_dir, options: LoadOptions | None = None, *, out_url: str | None = None,
@@ -238,8 +257,11 @@ def score(source, model_dir, options: LoadOptions | None = None, *, out_url: str
 
     Parameters
     ----------
-    source : DatabaseSource
-        The transactions (or, for a customer-table model, the customer table).
+    source : DatabaseSource or SparkSource
+        The transactions (or, for a customer-table model, the customer table). A Spark
+        source scores every customer inside Spark and writes the tables beside the model
+        folder (``tables/`` next to ``model/``, where ``run`` wrote them) unless it names
+        its own; ``changed`` is then empty (the rows stay in Spark; ``n_changed`` counts them).
     model_dir : path
         The model bundle folder; the model is not refitted.
     options : LoadOptions, optional
@@ -257,6 +279,15 @@ def score(source, model_dir, options: LoadOptions | None = None, *, out_url: str
     from .outputs.migration import HISTORY_COLUMNS, MIGRATION_TABLE, now, record_scoring
 
     bundle = Bundle.load(model_dir)
+    if getattr(source, "assigns_in_place", False):
+        with source:
+            dataset = load_dataset(source, bundle.load_options(options))
+            tables = source.score_where_it_is(bundle, now(), Path(model_dir).resolve().parent / "tables")
+        empty = pd.DataFrame(columns=HISTORY_COLUMNS)
+        return ScoreResult(
+            None, bundle.model_version, tables.customers, empty, tables.migration, dataset.report, dataset.notices,
+            tables,
+        )
     dataset = load_dataset(source, bundle.load_options(options))
     customers, report = dataset.customers, dataset.report
     db = Database(out_url) if out_url else source.database

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import shutil
+
+import pytest
+
 from benchmarks.harness import main
 
 
@@ -29,6 +35,11 @@ def test_smoke_benchmarks_write_a_table(tmp_path):
     # the k-recovery group: its rules against the planted k, per dataset its chosen k and ARI
     assert any(line.startswith("| the product's rule | ") for line in lines)
     assert any(line.startswith("| 06-table-k4 | tune | table |") for line in lines)
+    spark = next(r for r in rows if r.startswith("| run --spark"))
+    if importlib.util.find_spec("pyspark") and shutil.which("java"):
+        assert "same segments as DuckDB's run: True" in spark and "customers scored inside Spark" in spark
+    elif os.environ.get("CI") == "true":
+        pytest.fail("the Spark benchmark needs PySpark and Java in CI")
 
 
 def test_the_peer_scripts_compute_our_features(tmp_path):

@@ -368,41 +368,44 @@ def test_missing_database_file_and_unsupported_url(tmp_path, cli):
     assert code == 2 and "--db needs --table NAME or --query SQL (or use --out-db" in err
 
 
+#: Odd text a lender's export holds: valid in other spellings, or bad (each a counted rejection).
+ODD_ROWS = [
+    ("formats", "2024-1-5", "10", "2024-01-07T10:30:00", ""),
+    ("formats", "2024-02-29 23:59:59.123", " 7 ", "", ""),
+    ("formats", "2024-03-01", ".5", "2024-03-02 08:00:00+05", ""),
+    ("formats", "2024-03-02", "5.", "", "2024-03-10"),
+    ("formats", "2024-03-03", "1e5", "", ""),
+    ("formats", "2024-03-04", "+3", "", ""),
+    ("bad", "2024-02-30", "10", "", ""),
+    ("bad", "2023-02-29", "10", "", ""),
+    ("bad", "2024-13-01", "10", "", ""),
+    ("bad", "31/12/2024", "10", "", ""),
+    ("bad", "2024-01-05 25:00:00", "10", "", ""),
+    ("bad", "2024-01-05", "12abc", "", ""),
+    ("bad", "2024-01-05", "1,5", "", ""),
+    ("bad", "2024-01-05", "-5", "", ""),
+    ("bad", "2024-01-05", "10", "2024-01-04", ""),
+    ("bad", "2024-01-05", "10", "someday", ""),
+    ("bad", "2024-01-05", "10", "", "2024-04-31"),
+    ("", "2024-01-05", "10", "", ""),
+    # numbers that are not finite or too large to add up: set aside with their own reasons
+    ("bad", "2024-01-05", "inf", "", ""),
+    ("bad", "2024-01-05", "NaN", "", ""),
+    ("bad", "2024-01-05", "-Infinity", "", ""),
+    ("bad", "2024-01-05", "1e400", "", ""),
+    ("bad", "2024-01-05", "9" * 5000, "", ""),
+    ("bad", "2024-01-05", "1e20", "", ""),
+    # money as written in exports, and an id with a control character (the same customer)
+    ("formats", "2024-03-05", "$1,200.50", "", ""),
+    ("formats", "2024-03-06", "€ 12", "", ""),
+    ("formats\t", "2024-03-07", "3", "", ""),
+]
+
+
 def test_postgres_staging_reads_messy_text_like_duckdb(postgres, pg_db, tmp_path):
     from test_features import EDGE_ROWS
 
-    odd = [
-        ("formats", "2024-1-5", "10", "2024-01-07T10:30:00", ""),
-        ("formats", "2024-02-29 23:59:59.123", " 7 ", "", ""),
-        ("formats", "2024-03-01", ".5", "2024-03-02 08:00:00+05", ""),
-        ("formats", "2024-03-02", "5.", "", "2024-03-10"),
-        ("formats", "2024-03-03", "1e5", "", ""),
-        ("formats", "2024-03-04", "+3", "", ""),
-        ("bad", "2024-02-30", "10", "", ""),
-        ("bad", "2023-02-29", "10", "", ""),
-        ("bad", "2024-13-01", "10", "", ""),
-        ("bad", "31/12/2024", "10", "", ""),
-        ("bad", "2024-01-05 25:00:00", "10", "", ""),
-        ("bad", "2024-01-05", "12abc", "", ""),
-        ("bad", "2024-01-05", "1,5", "", ""),
-        ("bad", "2024-01-05", "-5", "", ""),
-        ("bad", "2024-01-05", "10", "2024-01-04", ""),
-        ("bad", "2024-01-05", "10", "someday", ""),
-        ("bad", "2024-01-05", "10", "", "2024-04-31"),
-        ("", "2024-01-05", "10", "", ""),
-        # numbers that are not finite or too large to add up: set aside with their own reasons
-        ("bad", "2024-01-05", "inf", "", ""),
-        ("bad", "2024-01-05", "NaN", "", ""),
-        ("bad", "2024-01-05", "-Infinity", "", ""),
-        ("bad", "2024-01-05", "1e400", "", ""),
-        ("bad", "2024-01-05", "9" * 5000, "", ""),
-        ("bad", "2024-01-05", "1e20", "", ""),
-        # money as written in exports, and an id with a control character (the same customer)
-        ("formats", "2024-03-05", "$1,200.50", "", ""),
-        ("formats", "2024-03-06", "€ 12", "", ""),
-        ("formats\t", "2024-03-07", "3", "", ""),
-    ]
-    rows = pd.DataFrame(EDGE_ROWS * 4 + odd, columns=["customer_id", "txn_date", "amount", "repayment_date", "due_date"])
+    rows = pd.DataFrame(EDGE_ROWS * 4 + ODD_ROWS, columns=["customer_id", "txn_date", "amount", "repayment_date", "due_date"])
     Database(postgres.url(pg_db)).replace_tables({"raw_loans": rows.replace({"": None})})  # all text columns
     # EDGE_ROWS * 4: three of every four copies are exact duplicates, set aside in both engines.
     options = {"as_of": "2024-04-01", "max_rejected_share": 0.9}

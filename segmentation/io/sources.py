@@ -105,6 +105,18 @@ class Source:
         Nothing for a database source (its rows stay there) or a customer table."""
         return iter(())
 
+    #: Whether :meth:`score_where_it_is` assigns every customer where the data is (Spark):
+    #: the source then stays open through the fit.
+    assigns_in_place = False
+
+    def score_where_it_is(self, bundle, scored_at, folder):
+        """After :meth:`aggregate` of a log, while the source is open: assign every customer
+        where the data is (not only those :meth:`aggregate` returned) with ``bundle`` and write
+        the result tables into ``folder``. None for a source whose customers all come to
+        Python (files, frames, databases: the jobs assign and write those themselves); see
+        :class:`segmentation.io.spark.SparkSource`."""
+        return None
+
     def _open(self) -> None:
         pass
 

@@ -2,7 +2,8 @@
 
 The SQL lives in ``segmentation/io/sql/``: a staging file per dialect (how a text becomes a day
 number, how exact duplicate rows are found), then portable checks, rejections and aggregation.
-:class:`SqlEngine` runs it on DuckDB (embedded, the default), SQLite or PostgreSQL; the sources
+:class:`SqlEngine` runs it on DuckDB (embedded, the default), SQLite or PostgreSQL, and
+:class:`segmentation.io.spark.SparkEngine` on Spark SQL; the sources
 (:mod:`segmentation.io.sources`) decide which.
 """
 
@@ -135,6 +136,10 @@ class SqlEngine:
             cur.execute(sql)
             return pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
 
+    def features(self, sql: str) -> pd.DataFrame:
+        """The customers of the feature SELECT ``sql`` that come to Python (here: all of them)."""
+        return self.frame(sql)
+
     def scalars(self, sql: str) -> tuple:
         if self.dialect in ("sqlite", "duckdb"):
             # fetchall: DuckDB refuses the next statement while a result is left half read
@@ -173,7 +178,9 @@ def aggregate(engine: SqlEngine, found: list[str], kind: str, options: LoadOptio
     if engine.dialect == "duckdb":
         copy_no, row_hash = "1", f"hash({every_column})" if copies else "0"
     else:
-        copy_no, row_hash = (f"ROW_NUMBER() OVER (PARTITION BY {every_column})" if copies else "1"), None
+        # Spark numbers rows only in an ordered window: ordered by the same columns, all equal.
+        order = f" ORDER BY {every_column}" if engine.dialect == "spark" else ""
+        copy_no, row_hash = (f"ROW_NUMBER() OVER (PARTITION BY {every_column}{order})" if copies else "1"), None
     if typed_source is not None:
         try:
             engine.execute(load_sql("staging_duckdb_typed").format(source=typed_source, row_hash=row_hash, **roles))
@@ -224,7 +231,7 @@ def _checked_result(engine, columns, kind, options, late_after_days, copies, not
     else:
         as_of_day = _day_number(options.as_of, "--as-of")
     sql = load_sql(f"{kind[:-1]}_features").format(as_of_day=as_of_day, late_after_days=late_after_days)
-    features = typed_features(engine.frame(sql), _KINDS[kind])
+    features = typed_features(engine.features(sql), _KINDS[kind])
     if engine.dialect not in ("duckdb", "sqlite"):
         # The server's collation may sort ids differently; fit and output in one order everywhere.
         features = features.sort_values("customer_id", kind="stable", ignore_index=True)
@@ -248,6 +255,13 @@ def _text_style(engine: SqlEngine, columns: ColumnMap, options: LoadOptions) -> 
     parsing.check_style(options.date_format, options.decimal, options.thousands)  # before any SQL runs
     style = {"date_format": options.date_format, "decimal": options.decimal, "thousands": options.thousands}
     notices = []
+    if engine.dialect == "spark":
+        # Spark's staging reads ISO dates and point-decimal amounts (currency symbols and
+        # comma-grouped thousands stripped); other styles are converted before Spark reads them.
+        if any(style.values()):
+            raise InputError("--date-format, --decimal and --thousands are not available with --spark: "
+                             "write dates as YYYY-MM-DD and amounts with a decimal point in the files Spark reads")
+        return style, notices
     guesses = [("date_format", columns.txn_date, parsing.guess_date_format, columns.txn_date)]
     if options.thousands is None:
         guesses.append(("decimal", columns.amount, parsing.guess_decimal, columns.amount))
@@ -269,6 +283,8 @@ def _staging_functions(engine: SqlEngine, style: dict) -> dict:
         return {"functions": parsing.duckdb_functions(**style)}
     if engine.dialect == "postgresql":
         return {"functions": parsing.postgres_functions(**style)}
+    if engine.dialect == "spark":
+        return {"strip": parsing.STRIP.replace("[:space:]", "\\\\s"), "grouped": parsing._grouping(".")[1]}
     parsing.register_sqlite(engine.con, **style)
     days = {"txn_day": "CAST(julianday(date(TRIM(txn_date_raw))) - 2440587.5 AS INTEGER)",
             "repay_day": "CAST(julianday(date(repayment_date_raw)) - 2440587.5 AS INTEGER)",
