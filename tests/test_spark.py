@@ -82,10 +82,9 @@ def test_messy_transactions_give_duckdbs_features_and_rejections(spark, tmp_path
     assert report.engine == "spark"
     pd.testing.assert_frame_equal(got, expected, rtol=1e-12)
     same_report(report, duck)
-    assert report.rows_in - report.rows_used == 12 + 3 * len(EDGE_ROWS)
-    assert {"duplicate_row", "txn_date_invalid", "amount_invalid", "due_date_invalid"} <= {
-        r.reason for r in report.rejections
-    }
+    assert report.rows_in - report.rows_used == 18 + 3 * len(EDGE_ROWS)
+    assert {"duplicate_row", "txn_date_invalid", "amount_invalid", "due_date_invalid", "amount_not_finite",
+            "amount_too_large", "customer_id_control_chars"} <= {r.reason for r in report.rejections}
     # the default reference day too, and duplicates kept on request
     kept, _ = transaction_features(spark_source(tmp_path / "raw.csv"), keep_duplicate_rows=True, max_rejected_share=0.9)
     kept_duck, _ = transaction_features(tmp_path / "raw.csv", keep_duplicate_rows=True, max_rejected_share=0.9)
