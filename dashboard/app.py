@@ -22,6 +22,7 @@ from flask import send_from_directory
 from segmentation.demo import write_demo
 
 from . import auth, views
+from .fits import Heartbeat
 from .store import DEMO_ID, DataStore
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -84,7 +85,7 @@ def create_app(
     app.server.config["MAX_CONTENT_LENGTH"] = int(max_upload_mb * 1_000_000 * 1.4) + 1_000_000  # base64 overhead
     # A long sqlite timeout: job processes of many page loads write their progress at once.
     cache = diskcache.Cache(str(store_dir / "callback-cache"), timeout=120)
-    settings = views.Settings(max_upload_mb, JobManager(cache))
+    settings = views.Settings(max_upload_mb, JobManager(cache, heartbeats=store_dir / "heartbeats"))
     app.layout = views.page(settings)
     views.register(app, store, settings)
     if users:
@@ -108,13 +109,21 @@ def ready(app: Dash) -> None:
 
 class JobManager(DiskcacheManager):
     """Dash's disk-cache manager, but a job that ends while its poll looks at it is "not
-    running", not a 500 (psutil.NoSuchProcess between two checks)."""
+    running", not a 500 (psutil.NoSuchProcess between two checks); and each poll of a running
+    job is a heartbeat in ``heartbeats`` (a job whose page stopped polling cancels its fit)."""
+
+    def __init__(self, cache, heartbeats: Path, **kwargs):
+        super().__init__(cache, **kwargs)
+        self.heartbeats = Path(heartbeats)
 
     def job_running(self, job):
         try:
-            return super().job_running(job)
+            running = super().job_running(job)
         except psutil.NoSuchProcess:
             return False
+        if running:
+            Heartbeat.beat(self.heartbeats, job)
+        return running
 
     def terminate_unhealthy_job(self, job):
         try:

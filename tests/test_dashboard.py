@@ -211,6 +211,7 @@ def test_store_reloads_fits_from_disk_without_refitting(store, ws, monkeypatch):
         raise AssertionError("refitted")
 
     monkeypatch.setattr(dashboard.store, "fit_bundle", no_fit)
+    monkeypatch.setattr(DataStore, "_fit", no_fit)  # fits run in a child process the patch above does not reach
     again = DataStore(store.root).get(DEMO_ID, "auto")
     assert again.frame["segment"].equals(ws.frame["segment"])
 

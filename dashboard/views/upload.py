@@ -163,7 +163,8 @@ def register(app, store: DataStore, settings: Settings) -> None:
         if not upload:
             raise PreventUpdate
         try:
-            dataset_id = fit_upload(store, upload, id_column, features, session, progress=progress_steps(set_progress))
+            dataset_id = fit_upload(store, upload, id_column, features, session,
+                                    progress=progress_steps(set_progress, text=False))
         except InputError as exc:
             return dict(dataset=no_update, status=message(str(exc)), tab=no_update)
         done = message(f"Fitted {upload['filename']}: see the Overview.", color="success")
