@@ -68,7 +68,7 @@ def create_app(
     else:
         label = Path(data).name
     store.add(data, label=label, dataset_id=DEMO_ID)
-    store.get(DEMO_ID, "auto")  # fit once, before any request
+    store.get(DEMO_ID, "auto", time_limited=False)  # fit once, before any request (the operator's data: no limit)
 
     app = Dash(
         __name__,

@@ -288,7 +288,8 @@ class DataStore:
 
     # -- fitting and loading --------------------------------------------------------------
 
-    def get(self, dataset_id: str, k="auto", owner: str | None = None, progress=None, cancelled=None) -> Workspace:
+    def get(self, dataset_id: str, k="auto", owner: str | None = None, progress=None, cancelled=None,
+            time_limited: bool = True) -> Workspace:
         """The workspace of ``dataset_id`` fitted with ``k``: from memory, disk, or a new fit.
 
         A fixed ``k`` must lie in the range the dataset's model chooses from (its
@@ -296,7 +297,7 @@ class DataStore:
         A new fit waits its turn (``self.limits``: fits at once, one per session ``owner``),
         shares a fit of the same k already under way, reports ``progress(step, text)`` (step 0:
         waiting) and stops when ``cancelled()`` turns true (``FitCancelled``) or after the time
-        limit (``FitTimeout``).
+        limit (``FitTimeout``; not for ``time_limited=False``: the server's own dataset at start).
         """
         meta = self.meta(dataset_id, owner)
         if str(k) != "auto":
@@ -314,14 +315,15 @@ class DataStore:
         if (fitted / "customers.parquet").exists():
             ws = self._load(dataset_id, meta, k, fitted)
         else:
-            ws = self._fit_once(dataset_id, meta, k, fitted, progress or (lambda *_: None), cancelled or never, owner)
+            ws = self._fit_once(dataset_id, meta, k, fitted, progress or (lambda *_: None), cancelled or never, owner,
+                                time_limited)
         with self._lock:
             self._cache[key] = ws
             while len(self._cache) > self.max_in_memory:
                 self._cache.popitem(last=False)
         return ws
 
-    def _fit_once(self, dataset_id, meta, k, folder: Path, progress, cancelled, owner) -> Workspace:
+    def _fit_once(self, dataset_id, meta, k, folder: Path, progress, cancelled, owner, time_limited) -> Workspace:
         """A fit through the gate: one per session, then the fit's own claim (whoever holds it
         is fitting this k: wait, then load what it made), then a server slot."""
         claim = folder.with_name(folder.name + ".claim")
@@ -331,14 +333,14 @@ class DataStore:
             if (folder / "customers.parquet").exists():  # made while we waited
                 return self._load(dataset_id, meta, k, folder)
             with self.gate.slot(lambda text: progress(0, text), cancelled):
-                ws = self._fit(dataset_id, meta, k, folder, progress, cancelled)
+                ws = self._fit(dataset_id, meta, k, folder, progress, cancelled, time_limited)
         self.evict(dataset_id)
         return ws
 
-    def _fit(self, dataset_id, meta, k, folder: Path, progress, cancelled=never) -> Workspace:
+    def _fit(self, dataset_id, meta, k, folder: Path, progress, cancelled=never, time_limited=True) -> Workspace:
         tmp = folder.with_name(folder.name + f".tmp-{uuid.uuid4().hex[:8]}")
         try:
-            if self.limits.timeout_s:
+            if self.limits.timeout_s and time_limited:
                 _fit_limited(meta, k, tmp, progress, cancelled, self.limits.timeout_s)
             else:
                 _fit_files(meta, k, tmp, progress)
