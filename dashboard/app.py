@@ -24,6 +24,7 @@ from segmentation.demo import write_demo
 from . import auth, views
 from .fits import Heartbeat
 from .store import DEMO_ID, DataStore
+from .views import overview
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 BOOTSTRAP_CSS = Path(flask_bootstrap.__file__).parent / "static" / "bootstrap5" / "css"
@@ -68,7 +69,9 @@ def create_app(
     else:
         label = Path(data).name
     store.add(data, label=label, dataset_id=DEMO_ID)
-    store.get(DEMO_ID, "auto", time_limited=False)  # fit once, before any request (the operator's data: no limit)
+    # fit once, before any request (the operator's data: no time limit), and compute what every
+    # first page needs before gunicorn forks (preload_app): the workers share it
+    overview.warm(store.get(DEMO_ID, "auto", time_limited=False))
 
     app = Dash(
         __name__,

@@ -74,6 +74,12 @@ class Workspace:
                 self._arrays[name] = column.to_numpy()
         return self._arrays[name]
 
+    def once(self, name: str, make):
+        """``make()``, computed once per workspace and kept (values that no filter changes)."""
+        if name not in self._arrays:
+            self._arrays[name] = make()
+        return self._arrays[name]
+
     def shuffled(self) -> np.ndarray:
         """One fixed random order of the rows: a sample is its first rows that pass the filters,
         so the same customers stay on the scatter as filters change."""
