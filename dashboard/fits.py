@@ -25,8 +25,9 @@ MAX_FITS_ENV = "DASHBOARD_MAX_FITS"
 FIT_TIMEOUT_ENV = "DASHBOARD_FIT_TIMEOUT_S"
 KEEP_FITS_ENV = "DASHBOARD_KEEP_FITS"
 POLL_S = 0.2
-#: A background fit whose page has not polled for this long is cancelled (the tab went away).
-HEARTBEAT_S = 30.0
+#: A background fit whose page has not polled for this long is cancelled (the tab went away);
+#: ``$DASHBOARD_FIT_HEARTBEAT_S``.
+HEARTBEAT_S = float(os.environ.get("DASHBOARD_FIT_HEARTBEAT_S") or 30)
 
 
 @dataclass(frozen=True)
@@ -200,10 +201,10 @@ class Heartbeat:
     """Whether a background job's page still polls it: the poll touches ``folder/<job pid>``
     (``JobManager.job_running``); the job asks ``lost()``."""
 
-    def __init__(self, folder: Path, pid: int | None = None, limit_s: float = HEARTBEAT_S):
+    def __init__(self, folder: Path, pid: int | None = None, limit_s: float | None = None):
         self.path = Path(folder) / str(pid or os.getpid())
         self.started = time.time()
-        self.limit_s = limit_s
+        self.limit_s = HEARTBEAT_S if limit_s is None else limit_s
 
     @staticmethod
     def beat(folder: Path, job) -> None:
