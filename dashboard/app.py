@@ -8,9 +8,11 @@ no CDN, so it works offline and behind company proxies.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 import diskcache
@@ -117,7 +119,14 @@ class JobManager(DiskcacheManager):
 
     def __init__(self, cache, heartbeats: Path, **kwargs):
         super().__init__(cache, **kwargs)
+        self.handle = _Serialised(cache)
         self.heartbeats = Path(heartbeats)
+
+    def call_job_fn(self, key, job_fn, args, context):
+        # Fork only while no thread of this worker is inside SQLite: a job forked mid-transaction
+        # inherits SQLite's in-process lock records and waits on them until diskcache times out.
+        with self.handle.lock:
+            return super().call_job_fn(key, job_fn, args, context)
 
     def job_running(self, job):
         try:
@@ -133,6 +142,31 @@ class JobManager(DiskcacheManager):
             return super().terminate_unhealthy_job(job)
         except psutil.NoSuchProcess:
             return False
+
+
+class _Serialised:
+    """A diskcache.Cache whose calls from this process's threads take one lock (held while a job
+    is forked, see ``JobManager.call_job_fn``)."""
+
+    def __init__(self, cache):
+        self.cache, self.lock = cache, threading.RLock()
+
+    def __getattr__(self, name):
+        attr = getattr(self.cache, name)
+        if not callable(attr):
+            return attr
+        if name == "transact":
+            return lambda *a, **kw: self._held(attr(*a, **kw))
+
+        def call(*a, **kw):
+            with self.lock:
+                return attr(*a, **kw)
+        return call
+
+    @contextlib.contextmanager
+    def _held(self, context):
+        with self.lock, context as value:
+            yield value
 
 
 def end_jobs() -> int:
