@@ -44,7 +44,7 @@ def measure(path: Path, truth: pd.Series, features: list[str] | None = None) -> 
     """The product's fit of ``path`` and, per k, its criteria, the baselines' statistics and
     the ARI of its k-means at that k against the planted groups."""
     from segmentation import load_dataset
-    from segmentation.algorithms import make_clusterer
+    from segmentation.model.algorithms import make_clusterer
     from segmentation.model import Segmenter
 
     start = time.perf_counter()

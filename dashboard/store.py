@@ -346,7 +346,8 @@ class DataStore:
     def _fit(self, dataset_id, meta, k, folder: Path, progress, cancelled=never, time_limited=True) -> Workspace:
         tmp = folder.with_name(folder.name + f".tmp-{uuid.uuid4().hex[:8]}")
         try:
-            if self.limits.timeout_s and time_limited:
+            # a daemonic process (a multiprocessing pool's worker) may not start one: fitted in-process
+            if self.limits.timeout_s and time_limited and not mp.current_process().daemon:
                 _fit_limited(meta, k, tmp, progress, cancelled, self.limits.timeout_s)
             else:
                 _fit_files(meta, k, tmp, progress)
