@@ -44,8 +44,8 @@ def measure(path: Path, truth: pd.Series, features: list[str] | None = None) -> 
     """The product's fit of ``path`` and, per k, its criteria, the baselines' statistics and
     the ARI of its k-means at that k against the planted groups."""
     from segmentation import load_dataset
-    from segmentation.model.algorithms import make_clusterer
     from segmentation.model import Segmenter
+    from segmentation.model.algorithms import make_clusterer
 
     start = time.perf_counter()
     ds = load_dataset(path, features=features)
