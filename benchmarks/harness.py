@@ -3,8 +3,10 @@
     python -m benchmarks.harness --smoke        # seconds; what CI runs
     python -m benchmarks.harness                # full: 1M and 10M transactions, 100k and 1M customers,
                                                 # TabPy at 1k-100k rows, SQL scoring and dashboard at 1M,
-                                                # k recovery on 48 generated datasets and iris, wine
-                                                # run --spark (local mode) against run at 10M transactions
+                                                # k recovery on 48 generated datasets and iris, wine,
+                                                # run --spark (local mode) against run at 10M transactions,
+                                                # 50 users on the dashboard at 100k customers for 60 s
+    python -m benchmarks.harness --only load    # one group
 
 Each measured call runs in a fresh process (spawn) so its peak memory (max RSS) is its own.
 The feature rows are whole processes (start-up included) against the scripts a user would
@@ -312,7 +314,24 @@ def bench_spark(root: Path, n_txn: int, driver_memory: str = "4g") -> list[Row]:
     return [Row("run --spark, local mode (features, fit, scoring)", label, ours, "run with DuckDB", duck_s, peak, note)]
 
 
-GROUPS = ("features", "fit", "tabpy", "sql", "dashboard", "krecovery", "spark")
+def bench_load(root: Path, customers: int, users: int, seconds: float) -> list[str]:
+    """The dashboard under load (:mod:`benchmarks.dashboard_load`): gunicorn as the Procfile runs
+    it, ``users`` replaying real callbacks without think time for ``seconds``."""
+    from benchmarks.dashboard_load import TARGET_P95_S, run
+
+    r = run(customers, users, seconds, root / "load")
+    kinds = r["kinds"]
+    f = kinds.get("filter")
+    head = f"p95 {f['p95']:.2f} s (p50 {f['p50']:.2f}, max {f['max']:.2f})" if f else "no answer"
+    others = "; ".join(f"{kind} p50 {s['p50']:.2f} / p95 {s['p95']:.2f} / max {s['max']:.2f} s"
+                       for kind, s in kinds.items() if kind != "filter")
+    return [f"| dashboard under load (gunicorn, loopback) | {customers:,} customers, {users} users, no think time, "
+            f"{seconds:g} s | filter change {head} | target: p95 < {TARGET_P95_S:g} s | - | {r['peak_mb']:,.0f} MB | "
+            f"{others}; errors {r['errors']} of {r['requests']:,} callbacks ({r['requests'] / seconds:.1f}/s); memory: "
+            f"the server's master, workers and job processes, RSS summed (PSS: {r['peak_pss_mb']:,.0f} MB) |"]
+
+
+GROUPS = ("features", "fit", "tabpy", "sql", "dashboard", "krecovery", "spark", "load")
 
 
 def machine() -> str:
@@ -332,11 +351,13 @@ def main(argv=None) -> int:
         txn, customers, samples, dash, tabpy, scoring = [20_000], [2_000, 4_000], (1_000, 2_000), [2_000], [1_000], 2_000
         spark_txn = 20_000
         limit_s = 0.0  # the smoke run takes the extrapolating path too
+        load = (2_000, 3, 5.0)
     else:
         txn, customers, samples = [2_000_000, 10_000_000], [100_000, 1_000_000], (10_000, 20_000)
         limit_s = NOTEBOOK_LIMIT_S
         dash, tabpy, scoring = [10_000, 100_000, 1_000_000], [1_000, 10_000, 100_000], 1_000_000
         spark_txn = 10_000_000
+        load = (100_000, 50, 60.0)
     lines = [
         f"Machine: {machine()}. Command: `{'make bench-smoke' if args.smoke else 'make bench'}`.",
         "",
@@ -354,6 +375,7 @@ def main(argv=None) -> int:
             "dashboard": lambda: bench_dashboard(dash),
             "krecovery": lambda: bench_krecovery(root, args.smoke),
             "spark": lambda: [r.markdown() for r in bench_spark(root, spark_txn)],
+            "load": lambda: bench_load(root, *load),
         }
         for name in GROUPS:
             for line in groups[name]() if name in only else []:

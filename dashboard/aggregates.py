@@ -69,7 +69,7 @@ def kpis(ws: Workspace, mask: np.ndarray) -> list[Kpi]:
         if fn is None:
             out.append(Kpi(kpi_id, default_label, "n/a", "not in this data", applies=False))
             continue
-        value, whole = fn(mask), fn(everyone)
+        value, whole = fn(mask), ws.once(f"__kpi_all_{kpi_id}", lambda f=fn: f(everyone))
         if n == 0 or pd.isna(value):
             out.append(Kpi(kpi_id, panel.label, "-", "no customers selected"))
             continue

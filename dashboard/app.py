@@ -8,9 +8,11 @@ no CDN, so it works offline and behind company proxies.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 import diskcache
@@ -23,7 +25,9 @@ from segmentation.demo import write_demo
 from segmentation.demo.history import write_demo_history
 
 from . import auth, views
+from .fits import Heartbeat
 from .store import DEMO_ID, DataStore
+from .views import overview
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 BOOTSTRAP_CSS = Path(flask_bootstrap.__file__).parent / "static" / "bootstrap5" / "css"
@@ -76,7 +80,10 @@ def create_app(
     else:
         label = Path(data).name
     store.add(data, label=label, dataset_id=DEMO_ID, history=history)
-    ws = store.get(DEMO_ID, "auto")  # fit once, before any request
+    # fit once, before any request (the operator's data: no time limit), and compute what every
+    # first page needs before gunicorn forks (preload_app): the workers share it
+    ws = store.get(DEMO_ID, "auto", time_limited=False)
+    overview.warm(ws)
     if demo and not (store_dir / DEMO_HISTORY).exists():
         write_demo_history(data, ws.bundle, history)
 
@@ -95,7 +102,7 @@ def create_app(
     app.server.config["MAX_CONTENT_LENGTH"] = int(max_upload_mb * 1_000_000 * 1.4) + 1_000_000  # base64 overhead
     # A long sqlite timeout: job processes of many page loads write their progress at once.
     cache = diskcache.Cache(str(store_dir / "callback-cache"), timeout=120)
-    settings = views.Settings(max_upload_mb, JobManager(cache))
+    settings = views.Settings(max_upload_mb, JobManager(cache, heartbeats=store_dir / "heartbeats"))
     app.layout = views.page(settings)
     views.register(app, store, settings)
     if users:
@@ -119,19 +126,59 @@ def ready(app: Dash) -> None:
 
 class JobManager(DiskcacheManager):
     """Dash's disk-cache manager, but a job that ends while its poll looks at it is "not
-    running", not a 500 (psutil.NoSuchProcess between two checks)."""
+    running", not a 500 (psutil.NoSuchProcess between two checks); and each poll of a running
+    job is a heartbeat in ``heartbeats`` (a job whose page stopped polling cancels its fit)."""
+
+    def __init__(self, cache, heartbeats: Path, **kwargs):
+        super().__init__(cache, **kwargs)
+        self.handle = _Serialised(cache)
+        self.heartbeats = Path(heartbeats)
+
+    def call_job_fn(self, key, job_fn, args, context):
+        # Fork only while no thread of this worker is inside SQLite: a job forked mid-transaction
+        # inherits SQLite's in-process lock records and waits on them until diskcache times out.
+        with self.handle.lock:
+            return super().call_job_fn(key, job_fn, args, context)
 
     def job_running(self, job):
         try:
-            return super().job_running(job)
+            running = super().job_running(job)
         except psutil.NoSuchProcess:
             return False
+        if running:
+            Heartbeat.beat(self.heartbeats, job)
+        return running
 
     def terminate_unhealthy_job(self, job):
         try:
             return super().terminate_unhealthy_job(job)
         except psutil.NoSuchProcess:
             return False
+
+
+class _Serialised:
+    """A diskcache.Cache whose calls from this process's threads take one lock (held while a job
+    is forked, see ``JobManager.call_job_fn``)."""
+
+    def __init__(self, cache):
+        self.cache, self.lock = cache, threading.RLock()
+
+    def __getattr__(self, name):
+        attr = getattr(self.cache, name)
+        if not callable(attr):
+            return attr
+        if name == "transact":
+            return lambda *a, **kw: self._held(attr(*a, **kw))
+
+        def call(*a, **kw):
+            with self.lock:
+                return attr(*a, **kw)
+        return call
+
+    @contextlib.contextmanager
+    def _held(self, context):
+        with self.lock, context as value:
+            yield value
 
 
 def end_jobs() -> int:

@@ -93,3 +93,4 @@ READY = "ready"  # {"dataset": id, "k": k} once that model is fitted and loaded
 SELECTION = "selection"  # the scatter's box or lasso, normalised
 TABLE_VERSION = "table-version"  # bumped when the filters change, so the grid reloads its rows
 FIT_PROGRESS = "fit-progress"
+FIT_STATUS = "fit-status"  # what the fit is doing or waiting for ("waiting for 1 other fit")

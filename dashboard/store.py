@@ -10,9 +10,12 @@ the k and the filter values. Fitting runs through the library (``load_dataset`` 
 
 from __future__ import annotations
 
+import ctypes
 import json
+import multiprocessing as mp
 import os
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -31,6 +34,8 @@ from segmentation.outputs.files import write_table
 from segmentation.outputs.migration import read_history
 from segmentation.shapes import Dataset, Panel, panel_columns
 from segmentation.shapes.rfm import rfm_scores
+
+from .fits import FitCancelled, FitGate, FitLimits, FitTimeout, last_used, never, touch_used
 
 DEMO_ID = "demo"
 EXPORT_TABLE = "customer_segments"
@@ -69,6 +74,12 @@ class Workspace:
                 self._arrays[name] = column.to_numpy(dtype=float)
             else:
                 self._arrays[name] = column.to_numpy()
+        return self._arrays[name]
+
+    def once(self, name: str, make):
+        """``make()``, computed once per workspace and kept (values that no filter changes)."""
+        if name not in self._arrays:
+            self._arrays[name] = make()
         return self._arrays[name]
 
     def shuffled(self) -> np.ndarray:
@@ -160,6 +171,9 @@ class DataStore:
     upload_retention_hours : float, optional
         Uploads, and the fits made from them, are deleted this long after the upload (default
         ``$DASHBOARD_UPLOAD_RETENTION_HOURS`` or 24).
+    limits : FitLimits, optional
+        Fits at once, their time limit and fitted k kept per dataset (default from the environment,
+        :meth:`FitLimits.from_env`).
 
     Customer data is personal data: the store's folders are 0700 and uploads 0600 (only the
     server's user reads them).
@@ -169,9 +183,13 @@ class DataStore:
     #: uploads when it ends; None when there is no login.
     upload_owner = staticmethod(lambda: None)
 
-    def __init__(self, root: str | Path, max_in_memory: int = 6, upload_retention_hours: float | None = None):
+    def __init__(self, root: str | Path, max_in_memory: int = 6, upload_retention_hours: float | None = None,
+                 limits: FitLimits | None = None):
         self.root = Path(root)
         _private_folder(self.root)
+        self.limits = limits or FitLimits.from_env()
+        self.gate = FitGate(self.root, self.limits)
+        self._touched: dict[tuple[str, str], float] = {}
         self.max_in_memory = max_in_memory
         if upload_retention_hours is None:
             upload_retention_hours = float(os.environ.get(RETENTION_ENV) or UPLOAD_RETENTION_HOURS)
@@ -326,11 +344,16 @@ class DataStore:
 
     # -- fitting and loading --------------------------------------------------------------
 
-    def get(self, dataset_id: str, k="auto", owner: str | None = None, progress=None) -> Workspace:
+    def get(self, dataset_id: str, k="auto", owner: str | None = None, progress=None, cancelled=None,
+            time_limited: bool = True) -> Workspace:
         """The workspace of ``dataset_id`` fitted with ``k``: from memory, disk, or a new fit.
 
         A fixed ``k`` must lie in the range the dataset's model chooses from (its
         ``FitOptions.k_range``): a link or a crafted callback cannot start a fit of any cost.
+        A new fit waits its turn (``self.limits``: fits at once, one per session ``owner``),
+        shares a fit of the same k already under way, reports ``progress(step, text)`` (step 0:
+        waiting) and stops when ``cancelled()`` turns true (``FitCancelled``) or after the time
+        limit (``FitTimeout``; not for ``time_limited=False``: the server's own dataset at start).
         """
         meta = self.meta(dataset_id, owner)
         if str(k) != "auto":
@@ -339,53 +362,81 @@ class DataStore:
                 raise KOutOfRange(f"k={str(k)[:12]} is outside this model's range: choose k from {low} to {high}")
             k = str(int(k))
         key = (dataset_id, str(k))
+        fitted = self.root / _safe(dataset_id) / f"k-{k}"
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
+                self._mark_used(key, fitted)
                 return self._cache[key]
-        fitted = self.root / _safe(dataset_id) / f"k-{k}"
         if (fitted / "customers.parquet").exists():
             ws = self._load(dataset_id, meta, k, fitted)
         else:
-            ws = self._fit(dataset_id, meta, k, fitted, progress)
+            ws = self._fit_once(dataset_id, meta, k, fitted, progress or (lambda *_: None), cancelled or never, owner,
+                                time_limited)
         with self._lock:
             self._cache[key] = ws
             while len(self._cache) > self.max_in_memory:
                 self._cache.popitem(last=False)
         return ws
 
-    def _dataset(self, meta: dict) -> tuple[Dataset, Bundle | None, FitOptions]:
-        """The dataset to fit, the run's own model (a run folder) and the fit options to use."""
-        source = Path(meta["source"])
-        if source.is_dir():  # a `segmentation run` output folder, refitted with the run's settings
-            run = open_run(source)
-            return run.dataset, run.bundle, run.fit_options
-        return load_dataset(source, LoadOptions.from_dict(meta["options"])), None, FitOptions()
+    def _fit_once(self, dataset_id, meta, k, folder: Path, progress, cancelled, owner, time_limited) -> Workspace:
+        """A fit through the gate: one per session, then the fit's own claim (whoever holds it
+        is fitting this k: wait, then load what it made), then a server slot."""
+        claim = folder.with_name(folder.name + ".claim")
+        with self.gate.session(owner, lambda text: progress(0, text), cancelled), \
+                self.gate.hold(claim, f"waiting for the same fit (k={k}) asked by another user",
+                               lambda text: progress(0, text), cancelled):
+            if (folder / "customers.parquet").exists():  # made while we waited
+                return self._load(dataset_id, meta, k, folder)
+            with self.gate.slot(lambda text: progress(0, text), cancelled):
+                ws = self._fit(dataset_id, meta, k, folder, progress, cancelled, time_limited)
+        self.evict(dataset_id)
+        return ws
 
-    def _fit(self, dataset_id, meta, k, folder: Path, progress) -> Workspace:
-        step = progress or (lambda *_: None)
-        step(1, "reading and computing features")
-        try:
-            dataset, saved, fit_options = self._dataset(meta)
-        except InputError as exc:
-            raise _named(exc, Path(meta["source"]), meta["label"]) from None
-        step(2, "fitting the model")
-        if saved is not None and str(k) in ("auto", str(saved.metadata["k"])):
-            bundle = saved  # the run's own model: the dashboard shows exactly its segments
-        else:
-            bundle = fit_bundle(dataset, fit_options.replace(k=k))
-        step(3, "assigning segments")
-        frame = bundle.assign(dataset.customers)
+    def _fit(self, dataset_id, meta, k, folder: Path, progress, cancelled=never, time_limited=True) -> Workspace:
         tmp = folder.with_name(folder.name + f".tmp-{uuid.uuid4().hex[:8]}")
-        bundle.save(tmp / "model")
-        frame.to_parquet(tmp / "customers.parquet", index=False)
-        (tmp / "feature_set").write_text(dataset.feature_set)
+        try:
+            # a daemonic process (a multiprocessing pool's worker) may not start one: fitted in-process
+            if self.limits.timeout_s and time_limited and not mp.current_process().daemon:
+                _fit_limited(meta, k, tmp, progress, cancelled, self.limits.timeout_s)
+            else:
+                _fit_files(meta, k, tmp, progress)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         if folder.exists():
             shutil.rmtree(tmp)  # another process fitted it meanwhile; same data, same result
         else:
             tmp.rename(folder)  # atomic: readers never see half a fit
-        step(4, "done")
+        progress(4, "done")
         return self._load(dataset_id, meta, k, folder)
+
+    def evict(self, dataset_id: str) -> list[str]:
+        """Delete the least recently used fitted k of ``dataset_id`` beyond ``limits.keep`` (never
+        the automatic k, never one being fitted or loaded); returns the k deleted."""
+        folder = self.root / _safe(dataset_id)
+        fits = sorted((p for p in folder.glob("k-*") if p.is_dir() and ".tmp-" not in p.name and p.name != "k-auto"),
+                      key=last_used, reverse=True)
+        room = self.limits.keep - int((folder / "k-auto").exists())
+        evicted = []
+        for old in fits[max(room, 0):]:
+            claim = self.gate.hold(old.with_name(old.name + ".claim"), "", lambda _: None, cancelled=lambda: True)
+            try:
+                with claim:
+                    shutil.rmtree(old, ignore_errors=True)
+            except FitCancelled:
+                continue  # someone is fitting it right now
+            evicted.append(old.name[2:])
+            with self._lock:
+                self._cache.pop((dataset_id, old.name[2:]), None)
+        return evicted
+
+    def _mark_used(self, key, folder: Path) -> None:
+        # at most once a minute per fit: a callback's memory hit costs no file write
+        now = time.monotonic()
+        if now - self._touched.get(key, -1e9) > 60:
+            self._touched[key] = now
+            touch_used(folder)
 
     def _load(self, dataset_id, meta, k, folder: Path) -> Workspace:
         bundle = Bundle.load(folder / "model")
@@ -394,7 +445,86 @@ class DataStore:
         feature_set = (folder / "feature_set").read_text().strip()
         ws = Workspace(dataset_id, meta["label"], str(k), bundle, frame, feature_set)
         ws.rfm = rfm_scores(frame)
+        self._touched[(dataset_id, str(k))] = time.monotonic()
+        touch_used(folder)
         return ws
+
+
+def _dataset(meta: dict) -> tuple[Dataset, Bundle | None, FitOptions]:
+    """The dataset to fit, the run's own model (a run folder) and the fit options to use."""
+    source = Path(meta["source"])
+    if source.is_dir():  # a `segmentation run` output folder, refitted with the run's settings
+        run = open_run(source)
+        return run.dataset, run.bundle, run.fit_options
+    return load_dataset(source, LoadOptions.from_dict(meta["options"])), None, FitOptions()
+
+
+def _fit_files(meta: dict, k, tmp: Path, step) -> None:
+    """Fit ``meta``'s dataset at ``k`` into the folder ``tmp`` (model, customers, feature set)."""
+    step(1, "reading and computing features")
+    try:
+        dataset, saved, fit_options = _dataset(meta)
+    except InputError as exc:
+        raise _named(exc, Path(meta["source"]), meta["label"]) from None
+    step(2, "fitting the model")
+    if saved is not None and str(k) in ("auto", str(saved.metadata["k"])):
+        bundle = saved  # the run's own model: the dashboard shows exactly its segments
+    else:
+        bundle = fit_bundle(dataset, fit_options.replace(k=k))
+    step(3, "assigning segments")
+    frame = bundle.assign(dataset.customers)
+    bundle.save(tmp / "model")
+    frame.to_parquet(tmp / "customers.parquet", index=False)
+    (tmp / "feature_set").write_text(dataset.feature_set)
+
+
+def _fit_limited(meta: dict, k, tmp: Path, step, cancelled, timeout_s: float) -> None:
+    """``_fit_files`` in a process of its own, killed when ``cancelled()`` or after ``timeout_s``
+    (a thread running scikit-learn cannot be stopped). Spawned, not forked: the caller may have
+    threads (a gunicorn worker)."""
+    ctx = mp.get_context("spawn")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_fit_child, args=(send, meta, k, str(tmp)), name=f"fit k={k}")
+    child.start()
+    send.close()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            if cancelled():  # (checked between messages too: a busy fit keeps sending steps)
+                raise FitCancelled
+            if receive.poll(0.2):
+                try:
+                    message = receive.recv()
+                except EOFError:
+                    raise RuntimeError(f"the fit process ended without a result (exit code {child.exitcode})") from None
+                if message[0] == "step":
+                    step(message[1], message[2])
+                elif message[0] == "done":
+                    return
+                elif message[0] == "input":
+                    raise InputError(message[1])
+                else:
+                    raise RuntimeError(message[1])
+            elif time.monotonic() > deadline:
+                raise FitTimeout(f"the fit took longer than this server's limit of {timeout_s:g} s and was "
+                                 "stopped; try a smaller k or a smaller file")
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join()
+        receive.close()
+
+
+def _fit_child(send, meta: dict, k, tmp: str) -> None:
+    # Die with the process that waits for the fit (a killed job leaves no fit running).
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    try:
+        _fit_files(meta, k, Path(tmp), lambda i, text: send.send(("step", i, text)))
+        send.send(("done",))
+    except InputError as exc:
+        send.send(("input", str(exc)))
+    except BaseException as exc:  # noqa: BLE001 - reported to the waiting process, which raises it
+        send.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
 def _private_folder(folder: Path) -> Path:

@@ -32,6 +32,10 @@ def test_smoke_benchmarks_write_a_table(tmp_path):
     assert "4,000 customers" in extrapolated
     scoring = next(r for r in rows if r.startswith("| assign in SQL"))
     assert "same segment as Python on all 2,000 rows: True" in scoring
+    # the load group: gunicorn started, users replayed real callbacks, none failed
+    load = next(r for r in rows if r.startswith("| dashboard under load"))
+    assert "2,000 customers, 3 users" in load and "filter change p95" in load and "rows p50" in load
+    assert "export p50" in load and "; errors 0 of " in load
     # the k-recovery group: its rules against the planted k, per dataset its chosen k and ARI
     assert any(line.startswith("| the product's rule | ") for line in lines)
     assert any(line.startswith("| 06-table-k4 | tune | table |") for line in lines)

@@ -211,6 +211,7 @@ def test_store_reloads_fits_from_disk_without_refitting(store, ws, monkeypatch):
         raise AssertionError("refitted")
 
     monkeypatch.setattr(dashboard.store, "fit_bundle", no_fit)
+    monkeypatch.setattr(DataStore, "_fit", no_fit)  # fits run in a child process the patch above does not reach
     again = DataStore(store.root).get(DEMO_ID, "auto")
     assert again.frame["segment"].equals(ws.frame["segment"])
 
@@ -347,3 +348,11 @@ def test_a_refit_at_another_k_is_the_run_at_that_k(demo_csv, tmp_path):
     assert len(merged) == len(expected)
     assert (merged["segment"] == merged["segment_run"]).all()
     assert ws.bundle.fit_options.random_state == 3 and ws.bundle.training_options.caps
+
+
+def test_panels_asked_again_come_from_the_cache_and_equal_a_fresh_computation(ws):
+    first = overview.cached_panels(ws, "?seg=1,0", None)
+    assert overview.cached_panels(ws, "?seg=0,1", None) is first  # the same filters, written otherwise
+    fresh = overview.panels(ws, "?seg=0,1", None)
+    assert first["count"] == fresh["count"] and first["kpis"] == fresh["kpis"]
+    assert overview.cached_panels(ws, "?seg=1", None)["count"] != first["count"]

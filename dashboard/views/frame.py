@@ -19,6 +19,7 @@ from segmentation.errors import InputError
 
 from .. import ids
 from ..filters import parse_query, state_for
+from ..fits import FitCancelled, Heartbeat
 from ..store import DEMO_ID, DataStore, KOutOfRange, Workspace
 
 if TYPE_CHECKING:
@@ -34,10 +35,12 @@ def workspace(store: DataStore, ready: dict | None, session: str | None) -> Work
     return store.get(ready["dataset"], ready["k"], owner=session)
 
 
-def progress_steps(set_progress):
-    """A fit's progress callback (steps 1-4) driving a progress bar that hides when done."""
-    def step(i, _label):
-        set_progress((25 * i, {"visibility": "visible" if i < 4 else "hidden"}))
+def progress_steps(set_progress, text: bool = True):
+    """A fit's progress callback (step 0: waiting, 1-4: fitting) driving a progress bar and, with
+    ``text``, the line under it ("waiting for 1 other fit"); hidden when done."""
+    def step(i, said):
+        shown = (25 * i, {"visibility": "visible" if i < 4 else "hidden"})
+        set_progress((*shown, said if i < 4 else "") if text else shown)
     return step
 
 
@@ -71,8 +74,9 @@ def layout(tabs: list[tuple[str, str, object]]) -> dbc.Container:
                 ],
                 className="app-header",
             ),
-            dbc.Progress(id=ids.FIT_PROGRESS, value=0, striped=True, animated=True, className="mb-2",
+            dbc.Progress(id=ids.FIT_PROGRESS, value=0, striped=True, animated=True, className="mb-1",
                          style={"visibility": "hidden"}),
+            html.Div(id=ids.FIT_STATUS, className="small text-muted mb-2"),
             dbc.Alert(id=ids.ALERT, is_open=False, color="danger", dismissable=True),
             dbc.Tabs(
                 [dbc.Tab(content, label=label, tab_id=tab_id) for tab_id, label, content in tabs],
@@ -107,7 +111,8 @@ def register(app, store: DataStore, settings: Settings) -> None:
         background=True,
         manager=settings.manager,
         interval=300,
-        progress=[Output(ids.FIT_PROGRESS, "value"), Output(ids.FIT_PROGRESS, "style")],
+        progress=[Output(ids.FIT_PROGRESS, "value"), Output(ids.FIT_PROGRESS, "style"),
+                  Output(ids.FIT_STATUS, "children")],
         running=[(Output(ids.K_CHOOSER, "disabled"), True, False)],
         prevent_initial_call="initial_duplicate",
     )
@@ -121,8 +126,13 @@ def register(app, store: DataStore, settings: Settings) -> None:
         if wanted == ready:
             raise PreventUpdate
         unchanged = dict(alert=no_update, alert_open=no_update, alert_color=no_update)
+        heartbeat = Heartbeat(settings.manager.heartbeats) if settings.manager else None
         try:
-            store.get(dataset, k, owner=session, progress=progress_steps(set_progress))
+            store.get(dataset, k, owner=session, progress=progress_steps(set_progress),
+                      cancelled=heartbeat.lost if heartbeat else None)
+        except FitCancelled:  # the tab went away: nobody to answer
+            log.info("fit of %s k=%s cancelled: its page stopped polling", dataset, k)
+            raise PreventUpdate from None
         except KeyError:
             return dict(ready={"dataset": DEMO_ID, "k": "auto"}, alert_open=True, alert_color="warning",
                         alert="That dataset is not available in this browser session; showing the demo.")
@@ -136,6 +146,9 @@ def register(app, store: DataStore, settings: Settings) -> None:
             return dict(ready=no_update, alert_open=True, alert_color="danger",
                         alert=[f"Preparing the model failed ({type(exc).__name__}). ",
                                html.A("Retry", href=search or "?", className="alert-link")])
+        finally:
+            if heartbeat:
+                heartbeat.end()
         return dict(unchanged, ready=wanted)
 
     @app.callback(

@@ -7,6 +7,8 @@ The filter widgets write the URL query (``sync_url``); the panels read the URL
 
 from __future__ import annotations
 
+import json
+import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -220,6 +222,35 @@ def panels(ws: Workspace, search: str | None, selection: dict | None) -> dict:
     }
 
 
+#: Filter states whose panels each worker keeps per model: the page's first view, a reset, a
+#: segment ticked back on are asked again and again by every user.
+PANELS_KEPT = 32
+_panels_lock = threading.Lock()
+
+
+def cached_panels(ws: Workspace, search: str | None, selection: dict | None) -> dict:
+    """``panels`` for this filter state, from the workspace's small cache when asked before."""
+    key = (build_query(parse_query(search)), json.dumps(selection, sort_keys=True))
+    kept = ws.once("__panels", dict)
+    with _panels_lock:
+        if key in kept:
+            return kept[key]
+    out = panels(ws, search, selection)
+    with _panels_lock:
+        kept[key] = out
+        while len(kept) > PANELS_KEPT:
+            del kept[next(iter(kept))]  # the oldest
+    return out
+
+
+def warm(ws: Workspace) -> None:
+    """Compute what every first page needs (the columns as arrays, the sample order, per-segment
+    rows, the default view's panels, the model view's projection) before gunicorn forks its
+    workers: they then share it instead of each computing and holding its own copy."""
+    cached_panels(ws, "", None)
+    ws.pca()
+
+
 def export_file(ws: Workspace, search: str | None, selection: dict | None, suffix: str) -> dict:
     """The filtered segment list as a download: ``suffix`` .csv, .xlsx or .hyper (Tableau)."""
     frame = aggregates.export_frame(ws, url_mask(ws, search, selection))
@@ -369,7 +400,7 @@ def register(app, store: DataStore, settings: Settings) -> None:
         state=dict(session=State(ids.SESSION, "data"), version=State(ids.TABLE_VERSION, "data")),
     )
     def update_panels(search, selection, ready, session, version):
-        out = panels(workspace(store, ready, session), search, selection)
+        out = cached_panels(workspace(store, ready, session), search, selection)
         # A new selection must not redraw the scatter it was drawn on (it would vanish).
         redraw = not (ctx.triggered_id == ids.SELECTION and selection is not None)
         return dict(

@@ -304,7 +304,8 @@ def register(app, store: DataStore, settings: Settings) -> None:
         if not upload or "feature_set" not in upload:  # not read yet: the page says why
             raise PreventUpdate
         try:
-            dataset_id = fit_upload(store, upload, id_column, features, session, progress=progress_steps(set_progress),
+            dataset_id = fit_upload(store, upload, id_column, features, session,
+                                    progress=progress_steps(set_progress, text=False),
                                     roles=dict(zip(ROLE_LABELS, roles, strict=True)),
                                     reading=dict(zip(READING, reading, strict=True)))
         except InputError as exc:
