@@ -76,3 +76,17 @@ def postgres():
 def pg_db(postgres):
     """Name of a new, empty database on the test server."""
     return postgres.create_database()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, headless, driven by Playwright (skipped or failed as services.py says)."""
+    from services import CHROMIUM_FLAGS, chromium_or_skip
+
+    executable = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()

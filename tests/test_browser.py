@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from conftest import SHARED_DATA
-from services import CHROMIUM_FLAGS, chromium_or_skip, free_port, stop, wait_for_url
+from services import free_port, stop, wait_for_url
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "docs" / "overview.png"
@@ -44,17 +44,6 @@ def server(store_dir):
         yield url
     finally:
         stop(proc)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        yield b
-        b.close()
 
 
 def open_page(browser, url, errors=None):

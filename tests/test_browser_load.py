@@ -15,7 +15,7 @@ from test_browser import kpi, wait_kpis
 
 from segmentation.demo import write_demo
 
-from services import CHROMIUM_FLAGS, chromium_or_skip, free_port, stop, wait_for_url
+from services import free_port, stop, wait_for_url
 
 ROOT = Path(__file__).resolve().parents[1]
 BROWSERS = 10
@@ -38,17 +38,6 @@ def gunicorn(tmp_path_factory):
         yield {"url": f"http://127.0.0.1:{port}/", "proc": proc, "seen": seen, "log": log}
     finally:
         stop(proc)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        yield b
-        b.close()
 
 
 def descendants(proc: subprocess.Popen) -> set[int]:

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-from test_browser_load import browser  # noqa: F401 - the shared Chromium fixture
 
 from dashboard.fits import Lock
 from segmentation.demo import write_demo
@@ -59,7 +58,7 @@ def fitted(store: Path, k: int) -> bool:
     return (store / "demo" / f"k-{k}" / "customers.parquet").exists()
 
 
-def test_a_queued_fit_shows_its_place_and_runs_when_the_slot_frees(browser, server):  # noqa: F811
+def test_a_queued_fit_shows_its_place_and_runs_when_the_slot_frees(browser, server):
     slot = busy_slot(server["store"])
     page = browser.new_page()
     try:
@@ -75,7 +74,7 @@ def test_a_queued_fit_shows_its_place_and_runs_when_the_slot_frees(browser, serv
         page.close()
 
 
-def test_a_page_closed_while_it_waits_gives_its_place_up(browser, server):  # noqa: F811
+def test_a_page_closed_while_it_waits_gives_its_place_up(browser, server):
     slot = busy_slot(server["store"])
     try:
         page = browser.new_page()
