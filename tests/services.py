@@ -33,7 +33,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for_url(url: str, proc: subprocess.Popen, timeout: float = 90, log: Path | None = None, ok=(200,)) -> None:
+def wait_for_url(url: str, proc: subprocess.Popen, timeout: float = 240, log: Path | None = None, ok=(200,)) -> None:
     """Poll ``url`` until it answers (or the process dies, or time runs out)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
