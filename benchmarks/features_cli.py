@@ -86,6 +86,22 @@ def make_inputs(root: Path, rows: int) -> dict[str, Path]:
     return {"demo order": demo, "random order, random ids": shuffled}
 
 
+#: Commands whose whole-process start-up is timed: they must not load the model libraries.
+STARTUP = {
+    "segmentation --help": [sys.executable, "-m", "segmentation", "--help"],
+    "segmentation features --help": [sys.executable, "-m", "segmentation", "features", "--help"],
+}
+
+
+def startup(repeat: int = 5) -> dict[str, tuple[float, float]]:
+    """Command -> (median seconds, peak MB) of :data:`STARTUP`, whole processes."""
+    out = {}
+    for name, cmd in STARTUP.items():
+        runs = [timed(cmd) for _ in range(repeat)]
+        out[name] = (statistics.median(r[0] for r in runs), max(r[1] for r in runs))
+    return out
+
+
 def bench(root: Path, sizes: list[int], repeat: int = 5, run_end_to_end: bool = True) -> list[dict]:
     """One row per (data, way): median, min and max seconds, peak MB, ratio to ours."""
     rows = []
@@ -129,6 +145,8 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--root", type=Path, default=Path("demo/bench-features"))
     args = parser.parse_args(argv)
+    for name, (seconds, peak) in startup(args.repeat).items():
+        print(f"{name}: {seconds:.2f} s (median of {args.repeat}), peak {peak:,.0f} MB")
     print("\n".join(markdown(bench(args.root, args.rows, args.repeat))))
     return 0
 

@@ -117,9 +117,11 @@ def isolated(fn, *args):
 def bench_features(root: Path, sizes: list[int], repeat: int) -> list[Row]:
     """`segmentation features` against a pandas script, a polars scan and a bare DuckDB GROUP BY,
     each a whole process on the same CSV (see benchmarks/features_cli.py), and `run` end to end."""
-    from benchmarks.features_cli import OURS, bench
+    from benchmarks.features_cli import OURS, bench, startup
 
-    rows, results = [], bench(root / "features", sizes, repeat)
+    rows = [Row("CLI start-up (whole process)", name, seconds, "-", None, peak, f"median of {repeat}")
+            for name, (seconds, peak) in startup(repeat).items()]
+    results = bench(root / "features", sizes, repeat)
     ours = {(r["data"], r["rows"]): r for r in results if r["way"] == OURS}
     for r in results:
         mine = ours[(r["data"], r["rows"])]

@@ -20,6 +20,7 @@ def test_smoke_benchmarks_write_a_table(tmp_path):
     whats = {row.split("|")[1].strip() for row in rows}
     assert {
         "features, whole process (CSV in, CSV out)",
+        "CLI start-up (whole process)",
         "segmentation run end to end (whole process)",
         "fit, automatic k 2-10",
         "TabPy segment_assign, /evaluate end to end",
