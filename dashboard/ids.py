@@ -55,6 +55,7 @@ UPLOAD_ID_COLUMN = "upload-id-column"
 UPLOAD_FEATURES = "upload-features"
 UPLOAD_FIT = "upload-fit"
 UPLOAD_PROGRESS = "upload-progress"
+UPLOAD_FIT_STATUS = "upload-fit-status"  # what the upload's fit waits for ("waiting for 1 other fit")
 UPLOAD_STATUS = "upload-status"
 UPLOAD_SIZE_NOTE = "upload-size-note"  # written in the browser (assets/upload_size.js)
 UPLOAD_READ = "upload-read"  # how the file is read: {"type": UPLOAD_READ, "option": a LoadOptions field}

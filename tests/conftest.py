@@ -90,3 +90,15 @@ def browser():
         b = p.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
         yield b
         b.close()
+
+
+@pytest.fixture(autouse=True)
+def _close_pages(request):
+    """Close every page a test opened: a page left open keeps polling its server (Dash's
+    background jobs, intervals) and its renderer keeps a share of the 2 cores for the rest of
+    the run."""
+    browser = request.getfixturevalue("browser") if "browser" in request.fixturenames else None
+    yield
+    if browser is not None:
+        for context in list(browser.contexts):
+            context.close()

@@ -65,6 +65,18 @@ def wait_kpis(page, timeout=60_000):
     page.wait_for_selector(".ag-row", timeout=timeout)
 
 
+def wait_fitted(page, name: str, store_dir: Path, timeout=120_000) -> None:
+    """Wait for the header to name the fitted file; on a timeout, say what the page and the
+    server said (a fit queued, failed, or still running)."""
+    try:
+        page.wait_for_selector(f"#header-facts:has-text('{name}')", timeout=timeout)
+    except Exception as exc:  # noqa: BLE001 - re-raised with the page's and the server's words
+        said = {i: page.inner_text(f"#{i}") for i in ("upload-fit-status", "upload-status", "fit-status", "page-alert")
+                if page.locator(f"#{i}").count()}
+        log = (store_dir / "server.log").read_text().splitlines()[-30:]
+        raise AssertionError(f"{name} not fitted: the page says {said}; the server's log ends:\n" + "\n".join(log)) from exc
+
+
 def kpi(page) -> int:
     return int(page.inner_text("#kpi-customers").replace(",", ""))
 
@@ -130,7 +142,7 @@ def test_a_copied_url_restores_the_view(browser, server):
     assert other.input_value("#customer-search") == "C00001"
 
 
-def test_upload_flow_and_isolation_between_browsers(browser, server, tmp_path):
+def test_upload_flow_and_isolation_between_browsers(browser, server, store_dir, tmp_path):
     rows = ["CustomerID,Annual Income,Spending Score"] + [
         f"{i:04d},{15 + (i * 7) % 120},{(i * 37) % 100}" for i in range(1, 201)
     ]
@@ -142,7 +154,7 @@ def test_upload_flow_and_isolation_between_browsers(browser, server, tmp_path):
     page.wait_for_selector("text=detected shape: customer table", timeout=20_000)
     page.click("#upload-fit")
     page.wait_for_function("document.querySelector('#kpi-customers').innerText == '200'", timeout=60_000)
-    page.wait_for_selector("#header-facts:has-text('mall.csv')", timeout=20_000)
+    wait_fitted(page, "mall.csv", store_dir, timeout=60_000)
     assert page.locator("#segment-filter input").count() >= 2
 
     other = open_page(browser, server)  # another browser context: its own session
@@ -349,7 +361,7 @@ def test_the_nigerian_loans_upload_maps_and_segments(browser, server, store_dir,
     page.wait_for_selector("#upload-shape:has-text('detected shape: transactions')", timeout=20_000)
     screenshot(page, "upload.png", store_dir)
     page.click("#upload-fit")
-    page.wait_for_selector("#header-facts:has-text('loans.csv')", timeout=90_000)
+    wait_fitted(page, "loans.csv", store_dir)
     assert main(["run", str(path), "--out", str(tmp_path / "cli"), "--map",
                  "customer_id=customerid,txn_date=approveddate,amount=loanamount,repayment_date=closeddate"]) == 0
     expected = pd.read_csv(tmp_path / "cli" / "customer_segments.csv", dtype={"customer_id": str})
@@ -370,7 +382,7 @@ def read_as(page, option: str, value: str) -> None:
     field.press("Enter")
 
 
-def test_reading_options_read_the_upload_again_and_fit_with_them(browser, server, tmp_path):
+def test_reading_options_read_the_upload_again_and_fit_with_them(browser, server, store_dir, tmp_path):
     from test_dashboard_views import european_export
 
     path = tmp_path / "export.csv"
@@ -391,5 +403,5 @@ def test_reading_options_read_the_upload_again_and_fit_with_them(browser, server
     page.wait_for_function("!document.querySelector('#upload-fit').disabled", timeout=20_000)
     assert page.inner_text("#upload-status").strip() == ""
     page.click("#upload-fit")
-    page.wait_for_selector("#header-facts:has-text('export.csv')", timeout=90_000)
+    wait_fitted(page, "export.csv", store_dir)
     page.wait_for_function("document.querySelector('#kpi-customers').innerText == '80'", timeout=30_000)

@@ -1,6 +1,7 @@
 """Many browsers at once against gunicorn as the Procfile runs it: ten pages opened at the same
-moment all render; a k outside the model's range is refused with a message; no background-job
-process outlives the server. Debian's Chromium driven by Playwright, real processes."""
+moment all render; a k outside the model's range is refused with a message; stopping the server
+in the middle of an upload's fit leaves no process of it behind. Debian's Chromium driven by
+Playwright, real processes."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import psutil
 import pytest
 from test_browser import kpi, wait_kpis
+from test_fit_queue_browser import wait_text
 
 from segmentation.demo import write_demo
 
@@ -32,19 +36,11 @@ def gunicorn(tmp_path_factory):
     proc = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-c", "gunicorn.conf.py",
                              "dashboard.app:server"], cwd=ROOT, env=env, stdout=log.open("w"),
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    seen: set[int] = set()  # every process of the server, workers and job processes
     try:
         wait_for_url(f"http://127.0.0.1:{port}/_dash-layout", proc, log=log)
-        yield {"url": f"http://127.0.0.1:{port}/", "proc": proc, "seen": seen, "log": log}
+        yield {"url": f"http://127.0.0.1:{port}/", "log": log, "proc": proc}
     finally:
         stop(proc)
-
-
-def descendants(proc: subprocess.Popen) -> set[int]:
-    try:
-        return {p.pid for p in psutil.Process(proc.pid).children(recursive=True)}
-    except psutil.NoSuchProcess:
-        return set()
 
 
 def test_ten_pages_opened_at_once_all_render(browser, gunicorn):
@@ -57,7 +53,6 @@ def test_ten_pages_opened_at_once_all_render(browser, gunicorn):
             page.goto(gunicorn["url"] + ("", "?k=3", "?k=4")[i % 3], wait_until="commit")
             pages.append(page)
         for page in pages:
-            gunicorn["seen"].update(descendants(gunicorn["proc"]))
             wait_kpis(page, timeout=120_000)
             assert kpi(page) == 1_000
             assert not page.is_visible("#page-alert") or "failed" not in page.inner_text("#page-alert")
@@ -80,9 +75,40 @@ def test_a_k_beyond_the_models_range_is_refused_with_a_message(browser, gunicorn
         context.close()
 
 
-def test_no_job_process_outlives_the_server(gunicorn):
-    gunicorn["seen"].update(descendants(gunicorn["proc"]))
-    assert len(gunicorn["seen"]) >= 2  # the workers at least
-    stop(gunicorn["proc"])
-    alive = [pid for pid in gunicorn["seen"] if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
-    assert not alive, [psutil.Process(p).cmdline() for p in alive]
+def job_processes(proc: subprocess.Popen) -> list[psutil.Process]:
+    """The server's processes below its workers: background jobs and the fits they start."""
+    workers = psutil.Process(proc.pid).children()
+    return [p for worker in workers for p in worker.children(recursive=True)]
+
+
+def customer_table(path: Path, n: int) -> Path:
+    rng = np.random.default_rng(3)
+    group = rng.integers(0, 4, n)
+    pd.DataFrame({"id": np.arange(n), "income": rng.lognormal(8 + group, 0.5),
+                  "spend": rng.lognormal(5 + group % 2, 0.6), "visits": rng.poisson(3 + 2 * group)}).to_csv(path, index=False)
+    return path
+
+
+def test_no_job_process_outlives_the_server(browser, gunicorn, tmp_path):
+    """Runs last: it stops the server in the middle of an upload's fit (30,000 customers, tens of
+    seconds on 2 cores) and looks for its workers, the job process and the fit process it started
+    (well within the 30 s after which a job whose page stopped polling would end by itself)."""
+    upload = customer_table(tmp_path / "big_table.csv", 30_000)
+    page = browser.new_page()
+    try:
+        page.goto(gunicorn["url"])
+        page.wait_for_selector("#kpi-customers:has-text('1,000')", timeout=120_000)
+        page.click("text=Your data")
+        page.set_input_files("#upload input[type=file]", str(upload))
+        page.wait_for_selector("#upload-shape:has-text('detected shape: customer table')", timeout=60_000)
+        page.click("#upload-fit")
+        wait_text(page, "upload-fit-status", "fitting the model", 120_000)
+        jobs = job_processes(gunicorn["proc"])
+        assert len(jobs) >= 2, [p.cmdline() for p in jobs]  # the background job and its fit process
+        every = psutil.Process(gunicorn["proc"].pid).children(recursive=True)  # the workers too
+        stop(gunicorn["proc"])
+        psutil.wait_procs(every, timeout=10)
+        alive = [p for p in every if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        assert not alive, [(p.pid, p.name(), p.status()) for p in alive]
+    finally:
+        page.close()

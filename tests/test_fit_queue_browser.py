@@ -1,7 +1,7 @@
 """The fit queue as a user sees it, on gunicorn as the Procfile runs it with one fit at a time:
-while another process holds the only slot, a page asking for a new k says "waiting for 1 other
-fit" under the progress bar, and gets its model when the slot frees; a page closed while it
-waits gives its place up (no fit made, no ticket left). Debian's Chromium, real processes."""
+while another process holds the only slot, a page asking for a new k (or fitting an upload) says
+"waiting for 1 other fit" under the progress bar, and gets its model when the slot frees; a page
+closed while it waits gives its place up (no fit made, no ticket left). Debian's Chromium, real processes."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def server(tmp_path_factory):
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         wait_for_url(f"http://127.0.0.1:{port}/_dash-layout", proc, log=log)
-        yield {"url": f"http://127.0.0.1:{port}/", "store": tmp / "store", "log": log}
+        yield {"url": f"http://127.0.0.1:{port}/", "store": tmp / "store", "log": log, "proc": proc}
     finally:
         stop(proc)
 
@@ -91,3 +91,24 @@ def test_a_page_closed_while_it_waits_gives_its_place_up(browser, server):
     time.sleep(3)
     assert not fitted(server["store"], 6)  # and never fitted once the slot was free
     assert "Traceback" not in server["log"].read_text()
+
+
+def test_an_upload_waiting_for_a_slot_says_so_and_fits_when_it_frees(browser, server, tmp_path):
+    upload = write_demo(tmp_path / "my_loans.csv", 300, seed=9)
+    slot = busy_slot(server["store"])
+    page = browser.new_page()
+    try:
+        page.goto(server["url"])
+        page.wait_for_selector("#kpi-customers:has-text('800')", timeout=120_000)
+        page.click("text=Your data")
+        page.set_input_files("#upload input[type=file]", str(upload))
+        page.wait_for_selector("#upload-shape:has-text('detected shape: transactions')", timeout=60_000)
+        page.click("#upload-fit")
+        wait_text(page, "upload-fit-status", WAITING, 120_000)
+        slot.release()
+        wait_text(page, "header-facts", "my_loans.csv", 180_000)
+        assert page.inner_text("#upload-fit-status") == ""
+    finally:
+        slot.release()
+        page.close()
+

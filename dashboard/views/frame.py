@@ -35,12 +35,11 @@ def workspace(store: DataStore, ready: dict | None, session: str | None) -> Work
     return store.get(ready["dataset"], ready["k"], owner=session)
 
 
-def progress_steps(set_progress, text: bool = True):
-    """A fit's progress callback (step 0: waiting, 1-4: fitting) driving a progress bar and, with
-    ``text``, the line under it ("waiting for 1 other fit"); hidden when done."""
+def progress_steps(set_progress):
+    """A fit's progress callback (step 0: waiting, 1-4: fitting) driving a progress bar and the
+    line under it ("waiting for 1 other fit"); both hidden when done."""
     def step(i, said):
-        shown = (25 * i, {"visibility": "visible" if i < 4 else "hidden"})
-        set_progress((*shown, said if i < 4 else "") if text else shown)
+        set_progress((25 * i, {"visibility": "visible" if i < 4 else "hidden"}, said if i < 4 else ""))
     return step
 
 

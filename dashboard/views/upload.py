@@ -20,6 +20,7 @@ from segmentation.io.columns import TRANSACTION_ROLES
 
 from .. import ids
 from ..components import card, message
+from ..fits import FitCancelled, Heartbeat
 from ..store import DEMO_ID, READING, DataStore, upload_options
 from .frame import progress_steps
 
@@ -121,6 +122,7 @@ def layout(settings: Settings) -> html.Div:
                     dbc.Button("Back to the demo data", id=ids.USE_DEMO, color="link", className="mt-3 ms-2"),
                     dbc.Progress(id=ids.UPLOAD_PROGRESS, value=0, striped=True, animated=True, className="mt-3",
                                  style={"visibility": "hidden"}),
+                    html.Div(id=ids.UPLOAD_FIT_STATUS, className="small text-muted"),
                     html.Div(id=ids.UPLOAD_STATUS, className="mt-2"),
                 ],
             )
@@ -174,12 +176,13 @@ def remap(store: DataStore, upload: dict, roles: dict[str, str | None]) -> dict:
 
 def fit_upload(store: DataStore, upload: dict, id_column: str | None, features: list[str] | None,
                session: str, progress=None, roles: dict[str, str | None] | None = None,
-               reading: dict[str, str | None] | None = None) -> str:
+               reading: dict[str, str | None] | None = None, cancelled=None) -> str:
     """Register the uploaded file for this session (with the role columns picked and the
-    ``reading`` options, by default those it was inspected with) and fit it; returns the dataset id."""
+    ``reading`` options, by default those it was inspected with) and fit it in turn with the
+    server's other fits (``DataStore.get``); returns the dataset id."""
     options = upload_options(upload, reading)
     dataset_id = store.add_upload(upload, id_column, features, owner=session, roles=roles, options=options)
-    store.get(dataset_id, "auto", owner=session, progress=progress)
+    store.get(dataset_id, "auto", owner=session, progress=progress, cancelled=cancelled)
     return dataset_id
 
 
@@ -296,20 +299,28 @@ def register(app, store: DataStore, settings: Settings) -> None:
         background=True,
         manager=settings.manager,
         interval=400,
-        progress=[Output(ids.UPLOAD_PROGRESS, "value"), Output(ids.UPLOAD_PROGRESS, "style")],
+        progress=[Output(ids.UPLOAD_PROGRESS, "value"), Output(ids.UPLOAD_PROGRESS, "style"),
+                  Output(ids.UPLOAD_FIT_STATUS, "children")],
         running=[(Output(ids.UPLOAD_FIT, "disabled"), True, False)],
         prevent_initial_call=True,
     )
     def fit_uploaded(set_progress, _, upload, id_column, features, roles, reading, session):
         if not upload or "feature_set" not in upload:  # not read yet: the page says why
             raise PreventUpdate
+        heartbeat = Heartbeat(settings.manager.heartbeats) if settings.manager else None
         try:
             dataset_id = fit_upload(store, upload, id_column, features, session,
-                                    progress=progress_steps(set_progress, text=False),
+                                    progress=progress_steps(set_progress),
                                     roles=dict(zip(ROLE_LABELS, roles, strict=True)),
-                                    reading=dict(zip(READING, reading, strict=True)))
+                                    reading=dict(zip(READING, reading, strict=True)),
+                                    cancelled=heartbeat.lost if heartbeat else None)
+        except FitCancelled:  # the tab went away: nobody to answer
+            raise PreventUpdate from None
         except InputError as exc:
             return dict(dataset=no_update, status=message(str(exc)), tab=no_update)
+        finally:
+            if heartbeat:
+                heartbeat.end()
         done = message(f"Fitted {upload['filename']}: see the Overview.", color="success")
         return dict(dataset=dataset_id, status=done, tab="overview")
 
