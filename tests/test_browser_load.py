@@ -15,7 +15,7 @@ import pandas as pd
 import psutil
 import pytest
 from test_browser import kpi, wait_kpis
-from test_fit_queue_browser import wait_text
+from test_fit_queue_browser import fit_upload, wait_text
 
 from segmentation.demo import write_demo
 
@@ -96,12 +96,7 @@ def test_no_job_process_outlives_the_server(browser, gunicorn, tmp_path):
     upload = customer_table(tmp_path / "big_table.csv", 30_000)
     page = browser.new_page()
     try:
-        page.goto(gunicorn["url"])
-        page.wait_for_selector("#kpi-customers:has-text('1,000')", timeout=120_000)
-        page.click("text=Your data")
-        page.set_input_files("#upload input[type=file]", str(upload))
-        page.wait_for_selector("#upload-shape:has-text('detected shape: customer table')", timeout=60_000)
-        page.click("#upload-fit")
+        fit_upload(page, gunicorn["url"], "1,000", upload, "customer table")
         wait_text(page, "upload-fit-status", "fitting the model", 120_000)
         jobs = job_processes(gunicorn["proc"])
         assert len(jobs) >= 2, [p.cmdline() for p in jobs]  # the background job and its fit process

@@ -46,6 +46,16 @@ def wait_text(page, element: str, text: str, timeout_ms: int) -> None:
         f"(document.getElementById('{element}') || {{innerText: ''}}).innerText.includes('{text}')", timeout=timeout_ms)
 
 
+def fit_upload(page, url: str, customers: str, path: Path, shape: str) -> None:
+    """Open the page (its own data shows ``customers``), upload ``path`` and start its fit."""
+    page.goto(url)
+    page.wait_for_selector(f"#kpi-customers:has-text('{customers}')", timeout=120_000)
+    page.click("text=Your data")
+    page.set_input_files("#upload input[type=file]", str(path))
+    page.wait_for_selector(f"#upload-shape:has-text('detected shape: {shape}')", timeout=60_000)
+    page.click("#upload-fit")
+
+
 def busy_slot(store: Path) -> Lock:
     """The server's only fit slot, taken as another process's fit would take it."""
     (store / "fit-slots").mkdir(mode=0o700, exist_ok=True)
@@ -98,12 +108,7 @@ def test_an_upload_waiting_for_a_slot_says_so_and_fits_when_it_frees(browser, se
     slot = busy_slot(server["store"])
     page = browser.new_page()
     try:
-        page.goto(server["url"])
-        page.wait_for_selector("#kpi-customers:has-text('800')", timeout=120_000)
-        page.click("text=Your data")
-        page.set_input_files("#upload input[type=file]", str(upload))
-        page.wait_for_selector("#upload-shape:has-text('detected shape: transactions')", timeout=60_000)
-        page.click("#upload-fit")
+        fit_upload(page, server["url"], "800", upload, "transactions")
         wait_text(page, "upload-fit-status", WAITING, 120_000)
         slot.release()
         wait_text(page, "header-facts", "my_loans.csv", 180_000)
