@@ -60,3 +60,16 @@ def test_the_separable_split_is_an_extra_table_beside_every_dataset():
     assert "1 of 2 (50%; 2 of 3 separable)" in split
     assert any(line.startswith("| b | tune | table | 100 | 4 | 2 | 0.30 | 0.50 | no |") for line in lines)
     assert np.isfinite(float(split.split("|")[-2]))
+
+
+def test_the_jump_method_finds_three_blobs_from_the_inertia_alone():
+    from sklearn.cluster import KMeans
+    from sklearn.preprocessing import StandardScaler
+
+    from benchmarks.k_recovery_tried import jump
+
+    X, _ = make_blobs(900, centers=[[0, 0], [8, 0], [0, 8]], cluster_std=0.8, random_state=1)
+    Z = StandardScaler().fit_transform(X)  # k=1's inertia is then n x p
+    ks = list(range(2, 9))
+    t = _table(ks, inertia=[KMeans(k, n_init=4, random_state=0).fit(Z).inertia_ for k in ks])
+    assert jump({"table": t, "fit": {"customers": len(Z), "features": "x, y"}}) == 3
