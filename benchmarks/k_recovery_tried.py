@@ -9,7 +9,8 @@ Everything is chosen on the tune half (even datasets 0-46) and checked on 24 mor
   the vote among only the k with enough strength;
 - every weighting of the criteria, Sugar and James' jump method and prediction strength,
   with four tie-breaks: the best on the tune half, scored on the other designs;
-- loans per year of tenure in place of the loan count and total for loan logs.
+- counts and totals per year of tenure in place of the counts and totals of loan and
+  purchase logs.
 
 ``--save FILE`` / ``--load FILE`` keep the per-k tables so that only the loan logs are refitted.
 """
@@ -124,19 +125,39 @@ def weighting_lines(tune: list[dict], more: list[dict]) -> list[str]:
     return lines
 
 
-LOAN_DEFAULT = ["txn_count", "avg_txn_amount", "total_amount", "avg_repayment_days", "late_share", "recency_days"]
-LOAN_RATE = ["loans_per_year", "avg_txn_amount", "avg_repayment_days", "late_share", "recency_days", "tenure_days"]
+#: Per log shape: (name, features, log-transformed features) of the default and the rate choice.
+FEATURE_CHOICES = {
+    "transactions": (
+        ("default", ["txn_count", "avg_txn_amount", "total_amount", "avg_repayment_days", "late_share", "recency_days"],
+         "auto"),
+        ("per year", ["loans_per_year", "avg_txn_amount", "avg_repayment_days", "late_share", "recency_days",
+                      "tenure_days"], "all"),
+    ),
+    "purchases": (
+        ("default", ["recency_days", "frequency", "monetary", "avg_order_value", "tenure_days"], "all"),
+        ("per year", ["recency_days", "purchases_per_year", "spend_per_year", "avg_order_value", "tenure_days"],
+         "all"),
+    ),
+}
+#: The README's demo logs: how many groups their generator plants.
+DEMO_GROUPS = {"transactions": 4, "purchases": 5}
 
 
-def with_rate(customers):
+def with_rates(customers):
+    """Counts and totals per year of tenure (a customer of under 30 days counts as 30 days)."""
     out = customers.copy()
-    out["loans_per_year"] = out["txn_count"] * 365 / np.maximum(out["tenure_days"], 30)
+    years = np.maximum(out["tenure_days"], 30) / 365
+    if "txn_count" in out:
+        out["loans_per_year"] = out["txn_count"] / years
+    else:
+        out["purchases_per_year"] = out["frequency"] / years
+        out["spend_per_year"] = out["monetary"] / years
     return out
 
 
-def loan_lines(root: Path, cap: int | None) -> list[str]:
-    """Default loan features against loans per year, all logged: the rule's k and ARI, and
-    k-means at the planted k, on the loan logs of both sets; the demo loans' k."""
+def feature_lines(root: Path, cap: int | None) -> list[str]:
+    """Per log shape, the default features against counts and totals per year of tenure: the
+    rule's k and ARI, and k-means at the planted k, on both sets; the demo log's k."""
     from sklearn.cluster import KMeans
     from sklearn.metrics import adjusted_rand_score
 
@@ -145,32 +166,36 @@ def loan_lines(root: Path, cap: int | None) -> list[str]:
     from segmentation.model import Segmenter
 
     def fit(customers, features, log):
-        X = with_rate(customers)[features]
-        return Segmenter(k_range=(2, 10), log_features=log).fit(X), X
+        X = with_rates(customers)[features]
+        return Segmenter(k_range=(2, 10), log_features=features if log == "all" else log).fit(X), X
 
     lines = []
-    for label, indices in (("tune", TUNE), ("seeds 48-94", MORE)):
-        stats = {"default": [], "per year": []}
-        for i in indices:
-            frame, truth, spec = dataset(i, cap)
-            if spec.shape != "transactions":
-                continue
-            path = write(frame, root, spec.name)
-            ds = load_dataset(path)
-            path.unlink()
-            y = truth.reindex(ds.customers["customer_id"].to_numpy()).to_numpy()
-            for name, features, log in (("default", LOAN_DEFAULT, "auto"), ("per year", LOAN_RATE, LOAN_RATE)):
-                model, X = fit(ds.customers, features, log)
-                ceiling = KMeans(spec.k, n_init=model.n_init, random_state=0).fit_predict(model.transform(X))
-                stats[name].append((model.n_clusters_ == spec.k, adjusted_rand_score(y, model.labels_),
-                                    adjusted_rand_score(y, ceiling)))
-        for name, rows in stats.items():
-            hits, aris, ceilings = zip(*rows, strict=True)
-            lines.append(f"{label}, {len(rows)} loan logs, {name}: planted k {sum(hits)} of {len(rows)}, "
-                         f"median ARI {np.median(aris):.2f}, k-means at the planted k mean ARI {np.mean(ceilings):.2f}")
-    demo = load_dataset(write_demo(root / "demo.csv"))  # the README's demo: 5,000 customers, seed 0
-    for name, features, log in (("default", LOAN_DEFAULT, "auto"), ("per year", LOAN_RATE, LOAN_RATE)):
-        lines.append(f"demo loans, {name}: k={fit(demo.customers, features, log)[0].n_clusters_}")
+    for shape, choices in FEATURE_CHOICES.items():
+        for label, indices in (("tune", TUNE), ("seeds 48-94", MORE)):
+            stats = {name: [] for name, _, _ in choices}
+            for i in indices:
+                frame, truth, spec = dataset(i, cap)
+                if spec.shape != shape:
+                    continue
+                path = write(frame, root, spec.name)
+                ds = load_dataset(path)
+                path.unlink()
+                y = truth.reindex(ds.customers["customer_id"].to_numpy()).to_numpy()
+                for name, features, log in choices:
+                    model, X = fit(ds.customers, features, log)
+                    ceiling = KMeans(spec.k, n_init=model.n_init, random_state=0).fit_predict(model.transform(X))
+                    stats[name].append((model.n_clusters_ == spec.k, adjusted_rand_score(y, model.labels_),
+                                        adjusted_rand_score(y, ceiling)))
+            for name, rows in stats.items():
+                hits, aris, ceilings = zip(*rows, strict=True)
+                lines.append(f"{shape}, {label}, {len(rows)} logs, {name}: planted k {sum(hits)} of {len(rows)}, "
+                             f"median ARI {np.median(aris):.2f}, k-means at the planted k mean ARI "
+                             f"{np.mean(ceilings):.2f}")
+        # the README's demo log (5,000 customers, seed 0)
+        demo = load_dataset(write_demo(root / f"demo-{shape}.csv", shape=shape))
+        for name, features, log in choices:
+            lines.append(f"{shape}, demo log ({DEMO_GROUPS[shape]} groups), {name}: "
+                         f"k={fit(demo.customers, features, log)[0].n_clusters_}")
     return lines
 
 
@@ -194,7 +219,7 @@ def main(argv=None) -> int:
             with open(args.save, "wb") as f:
                 pickle.dump((tune, more), f)
         lines = ["Prediction strength, chosen on the tune half:", *prediction_strength_lines(tune, more), "",
-                 *weighting_lines(tune, more), "", "Loans per year of tenure:", *loan_lines(root, args.max_customers)]
+                 *weighting_lines(tune, more), "", "Counts and totals per year of tenure:", *feature_lines(root, args.max_customers)]
     print("\n".join(lines))
     return 0
 
