@@ -3,20 +3,24 @@ criterion alone, on datasets it has never seen (:mod:`benchmarks.k_recovery_data
 
     python -m benchmarks.k_recovery              # all 48 generated datasets and iris, wine
     python -m benchmarks.k_recovery --smoke      # 2 small datasets (CI)
+    python -m benchmarks.k_recovery --tune --max-customers 5000 --save t.pkl   # iterate on rules
 
 Every dataset goes the product's way: written as the user's file, read by ``load_dataset``
 (detection, cleaning, the shape's default features), fitted by ``Segmenter`` with its
 defaults. Each criterion alone picks its k from the same sweep on the same scaled features
-(the product's table has the gap statistic; the BIC of a Gaussian mixture is computed here on
-those features).
+(the product's table has the gap statistic; the BIC of a Gaussian mixture and the prediction
+strength are computed here on those features).
 A criterion's adjusted Rand index (ARI) is that of the product's k-means at the k it picked.
 Even-numbered datasets are the 'tune' half (the rule was chosen on them), odd ones the
-'held-out' half (reported).
+'held-out' half (reported). A second table repeats the product's rule on the *separable*
+datasets only (k-means at the planted k reaches an ARI of :data:`SEPARABLE_ARI`): the others
+test the features more than the choice of k.
 """
 
 from __future__ import annotations
 
 import argparse
+import pickle
 import sys
 import tempfile
 import time
@@ -62,10 +66,65 @@ def measure(path: Path, truth: pd.Series, features: list[str] | None = None) -> 
             for k in ks
         ]
         table["gmm_bic"] = gmm_bic(Z, ks)
+        table["prediction_strength"] = prediction_strength(Z, ks)
     fit = {"k": int(model.n_clusters_), "ari": float(adjusted_rand_score(y, model.labels_)), "reason": model.k_reason_,
            "features": ", ".join(ds.model_features), "feature_set": ds.feature_set, "seconds": seconds,
            "customers": len(X)}
     return table, fit
+
+
+def prediction_strength(Z: np.ndarray, ks, seed: int = 0, n_splits: int = 5, size: int = 4_000) -> list[float]:
+    """Tibshirani and Walther's prediction strength per k, on a sample of at most ``size`` rows.
+
+    Each of ``n_splits`` random splits in halves clusters both halves by k-means; for every
+    cluster of the test half, the share of its pairs of rows that the training half's
+    centroids also put together. A k's strength is the smallest share (its worst-predicted
+    cluster), averaged over the splits.
+    """
+    from sklearn.cluster import KMeans
+
+    rng = np.random.default_rng(seed)
+    X = Z if len(Z) <= size else Z[rng.choice(len(Z), size, replace=False)]
+    splits = [rng.permutation(len(X)) for _ in range(n_splits)]
+    out = []
+    for k in ks:
+        scores = []
+        for s, order in enumerate(splits):
+            train, test = X[order[: len(X) // 2]], X[order[len(X) // 2:]]
+            if k >= len(test):
+                break
+            predicted = KMeans(k, n_init=2, random_state=seed + s).fit(train).predict(test)
+            own = KMeans(k, n_init=2, random_state=seed + s).fit_predict(test)
+            table = pd.crosstab(own, predicted).to_numpy().astype(float)
+            n = table.sum(axis=1)
+            keep = n >= 2
+            scores.append(float(((table * (table - 1)).sum(axis=1)[keep] / (n[keep] * (n[keep] - 1))).min()))
+        out.append(float(np.mean(scores)) if scores else float("nan"))
+    return out
+
+
+#: Tibshirani and Walther's threshold: the largest k whose prediction strength reaches it.
+PS_THRESHOLD = 0.8
+
+
+def ps_choice(t: pd.DataFrame, threshold: float = PS_THRESHOLD) -> int:
+    ok = t[t["eligible"]]
+    strong = ok[ok["prediction_strength"] >= threshold]
+    return int(strong["k"].max()) if len(strong) else int(ok["k"].min())
+
+
+def vote_with_ps(t: pd.DataFrame, weight: int = 1, threshold: float = PS_THRESHOLD) -> int:
+    """The product's vote with prediction strength's k as one more criterion of ``weight``
+    votes (ties still to the higher Calinski-Harabasz)."""
+    from segmentation.model.selection import WEIGHTS, preferences
+
+    votes: dict[int, float] = {}
+    prefs = {**preferences(t), "prediction_strength": ps_choice(t, threshold)}
+    for name, k in prefs.items():
+        if k is not None:
+            votes[k] = votes.get(k, 0) + WEIGHTS.get(name, weight)
+    ch = t.set_index("k")["calinski_harabasz"]
+    return max(votes, key=lambda k: (votes[k], ch[k]))
 
 
 # -- each criterion alone, from the per-k table ------------------------------------------------
@@ -86,6 +145,7 @@ def alone() -> dict:
         "Davies-Bouldin": lambda t: _best(t, "davies_bouldin", largest=False),
         "BIC of a Gaussian mixture": lambda t: _best(t, "gmm_bic", largest=False),
         "gap statistic": lambda t: gap_choice(t[t["eligible"]]),
+        f"prediction strength (largest k with {PS_THRESHOLD})": ps_choice,
     }
 
 
@@ -137,6 +197,8 @@ def report(results: list[dict]) -> list[str]:
     """The summary table (rules x halves) and the per-dataset table, as markdown lines."""
     rules = {"the product's rule": product_rule}
     rules.update({name: (lambda r, f=f: f(r["table"])) for name, f in alone().items()})
+    # tried as a real vote (issue 12), not the product's rule: it is reported, not used
+    rules["(tried) the rule + prediction strength as a 2-vote criterion"] = lambda r: vote_with_ps(r["table"], 2)
     # what no rule over k can beat: the features and k-means at the planted k
     rules["(ceiling) k-means at the planted k"] = lambda r: r["planted"]
     summary = score(results, rules)
@@ -151,15 +213,56 @@ def report(results: list[dict]) -> list[str]:
             row = summary[(summary["half"] == h) & (summary["rule"] == name)].iloc[0]
             cells += [f"{row['planted k chosen']:.0%}", f"{row['median ARI']:.2f}"]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["", *separable_lines(results, halves)]
     lines += ["", "| dataset | half | shape | customers | planted k | chosen k | ARI | ARI at planted k | "
-                  "each criterion's k |", "|---|---|---|---|---|---|---|---|---|"]
+                  "separable | each criterion's k |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        t = r["table"].set_index("k")
-        at_planted = t["ari"].get(r["planted"], np.nan)
         others = ", ".join(f"{n.split(' ')[0]} {f(r['table'])}" for n, f in alone().items())
         lines.append(f"| {r['name']} | {r['half']} | {r['shape']} | {r['fit']['customers']:,} | {r['planted']} | "
-                     f"{r['fit']['k']} | {r['fit']['ari']:.2f} | {at_planted:.2f} | {others} |")
+                     f"{r['fit']['k']} | {r['fit']['ari']:.2f} | {at_planted(r):.2f} | "
+                     f"{'yes' if separable(r) else 'no'} | {others} |")
     return lines
+
+
+#: A dataset whose planted groups k-means itself cannot recover at the planted k (adjusted Rand
+#: index below this) tests the features more than the rule for choosing k.
+SEPARABLE_ARI = 0.8
+
+
+def at_planted(r: dict) -> float:
+    """ARI of the product's k-means at the planted k (what no choice of k can beat)."""
+    return float(r["table"].set_index("k")["ari"].get(r["planted"], np.nan))
+
+
+def separable(r: dict) -> bool:
+    return at_planted(r) >= SEPARABLE_ARI
+
+
+def separable_lines(results: list[dict], halves: list[str]) -> list[str]:
+    """The product's rule and Calinski-Harabasz alone on the datasets whose planted groups
+    k-means separates at the planted k: an extra split beside the headline table, which keeps
+    every dataset."""
+    ch = alone()["Calinski-Harabasz (Tableau)"]
+    rules = {"the product's rule": product_rule, "Calinski-Harabasz (Tableau)": lambda r: ch(r["table"])}
+    head = [f"Only the separable datasets (k-means at the planted k has ARI >= {SEPARABLE_ARI}):", "",
+            "| choice of k | " + " | ".join(f"{h}: planted k chosen | {h}: median ARI" for h in halves) + " |",
+            "|---|" + "---|---|" * len(halves)]
+    rows = []
+    for name, rule in rules.items():
+        cells = []
+        for h in halves:
+            part = [r for r in results if r["half"] == h and separable(r)]
+            if not part:
+                cells += ["-", "-"]
+                continue
+            ks = [rule(r) for r in part]
+            hits = sum(k == r["planted"] for r, k in zip(part, ks, strict=True))
+            aris = [float(r["table"].set_index("k").loc[k, "ari"]) for r, k in zip(part, ks, strict=True)]
+            total = sum(r["half"] == h for r in results)
+            cells += [f"{hits} of {len(part)} ({hits / len(part):.0%}; {len(part)} of {total} separable)",
+                      f"{np.median(aris):.2f}"]
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    return head + rows
 
 
 def main(argv=None) -> int:
@@ -168,11 +271,16 @@ def main(argv=None) -> int:
     parser.add_argument("--only", type=int, action="append", help="dataset index (repeatable)")
     parser.add_argument("--out", help="also write the tables here")
     parser.add_argument("--max-customers", type=int, help="cap every dataset at this many customers")
+    parser.add_argument("--tune", action="store_true", help="only the tune half (even datasets)")
+    parser.add_argument("--save", help="also pickle the per-dataset results here (for trying rules offline)")
     args = parser.parse_args(argv)
-    indices = args.only or ([6, 7] if args.smoke else range(N_DATASETS))
+    indices = args.only or ([6, 7] if args.smoke else range(0, N_DATASETS, 2) if args.tune else range(N_DATASETS))
     with tempfile.TemporaryDirectory() as tmp:
-        results = run(Path(tmp), indices, public=not (args.smoke or args.only), max_customers=args.max_customers,
-                      progress=lambda m: print(m, file=sys.stderr, flush=True))
+        results = run(Path(tmp), indices, public=not (args.smoke or args.only or args.tune),
+                      max_customers=args.max_customers, progress=lambda m: print(m, file=sys.stderr, flush=True))
+    if args.save:
+        with open(args.save, "wb") as f:
+            pickle.dump(results, f)
     lines = report(results)
     print("\n".join(lines))
     if args.out:

@@ -1,0 +1,228 @@
+"""What was tried for issue 12's rule and not taken, measured again (README, "k recovery").
+
+    python -m benchmarks.k_recovery_tried --max-customers 5000
+
+Everything is chosen on the tune half (even datasets 0-46) and checked on 24 more designs
+(even seeds 48-94, which the generator continues; none of them is held-out):
+
+- prediction strength as a vote in the product's rule (weights, thresholds, tie-breaks), and
+  the vote among only the k with enough strength;
+- every weighting of the criteria, Sugar and James' jump method and prediction strength,
+  with four tie-breaks: the best on the tune half, scored on the other designs;
+- counts and totals per year of tenure in place of the counts and totals of loan and
+  purchase logs.
+
+``--save FILE`` / ``--load FILE`` keep the per-k tables so that only the loan logs are refitted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import pickle
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.k_recovery import ps_choice, run
+from benchmarks.k_recovery_data import dataset, write
+
+TUNE = range(0, 48, 2)
+MORE = range(48, 96, 2)
+JUMP_POWER = 1.5
+
+
+def jump(r: dict, power: float = JUMP_POWER) -> int:
+    """Sugar and James' jump method on the per-k inertia: the largest jump of the transformed
+    distortion (inertia per row and feature, to the power -``power``); k=1's inertia is n x p
+    on standardised features."""
+    t = r["table"]
+    n, p = r["fit"]["customers"], len(r["fit"]["features"].split(", "))
+    inertia = np.r_[n * p, t["inertia"].to_numpy()]
+    ks = np.r_[1, t["k"].to_numpy()]
+    d = np.r_[0.0, (inertia / (n * p)) ** (-power)]
+    return int(ks[np.argmax(np.diff(d)[1:]) + 1])
+
+
+def prefs_of(r: dict, threshold: float = 0.8) -> dict:
+    from segmentation.model.selection import preferences
+
+    return {**preferences(r["table"]), "jump": jump(r), "ps": ps_choice(r["table"], threshold)}
+
+
+def vote(r: dict, weights: dict, prefs: dict, tie: str = "ch") -> int:
+    votes: dict[int, float] = {}
+    for name, k in prefs.items():
+        if k is not None and weights.get(name, 0):
+            votes[k] = votes.get(k, 0) + weights[name]
+    t = r["table"].set_index("k")
+    key = {"ch": lambda k: t.loc[k, "calinski_harabasz"], "ps": lambda k: t.loc[k, "prediction_strength"],
+           "large": lambda k: k, "small": lambda k: -k, "silhouette": lambda k: t.loc[k, "silhouette"]}[tie]
+    return max(votes, key=lambda k: (votes[k], key(k)))
+
+
+def score(results: list[dict], ks: list[int]) -> tuple[float, float]:
+    hits = np.mean([k == r["planted"] for r, k in zip(results, ks, strict=True)])
+    aris = [float(r["table"].set_index("k").loc[k, "ari"]) for r, k in zip(results, ks, strict=True)]
+    return float(hits), float(np.median(aris))
+
+
+def fmt(s: tuple[float, float]) -> str:
+    return f"{s[0]:.0%} and {s[1]:.2f}"
+
+
+def prediction_strength_lines(tune: list[dict], more: list[dict]) -> list[str]:
+    from segmentation.model.selection import WEIGHTS
+
+    current = score(tune, [r["fit"]["k"] for r in tune])
+    lines = [f"the product's rule: {fmt(current)} (seeds 48-94: {fmt(score(more, [r['fit']['k'] for r in more]))})"]
+    for thr in (0.8, 0.85, 0.9):
+        lines.append(f"prediction strength alone, largest k >= {thr}: "
+                     f"{fmt(score(tune, [ps_choice(r['table'], thr) for r in tune]))} "
+                     f"(seeds 48-94: {fmt(score(more, [ps_choice(r['table'], thr) for r in more]))})")
+    rows = []
+    for thr, weight, tie in itertools.product((0.7, 0.8, 0.9), (1, 2, 3), ("ch", "ps")):
+        ks = [vote(r, {**WEIGHTS, "ps": weight}, prefs_of(r, thr), tie) for r in tune]
+        rows.append((score(tune, ks), thr, weight, tie))
+    best = max(rows, key=lambda row: row[0])
+    better = [row for row in rows if row[0] > current]
+    lines.append(f"prediction strength as a vote ({len(rows)} rules): best {fmt(best[0])} "
+                 f"(threshold {best[1]}, {best[2]} votes, ties to {best[3]}); better than the rule: {len(better)}")
+    for thr in (0.7, 0.8):
+        ks = []
+        for r in tune:
+            from segmentation.model.selection import choose_k
+
+            t = r["table"].copy()
+            t["eligible"] &= t["prediction_strength"] >= thr
+            ks.append(choose_k(t, 0.01)[0] if t["eligible"].any() else r["fit"]["k"])
+        lines.append(f"the vote among the k with strength >= {thr}: {fmt(score(tune, ks))}")
+    return lines
+
+
+def weighting_lines(tune: list[dict], more: list[dict]) -> list[str]:
+    pt, pm = [prefs_of(r) for r in tune], [prefs_of(r) for r in more]
+    rows = []
+    for e, s, c, d, g, j, ps in itertools.product((0, 1), (0, 1), (0, 1, 2, 3), (0, 1), (0, 1, 2), (0, 1, 2, 3), (0, 1, 2)):
+        w = {"elbow": e, "silhouette": s, "calinski_harabasz": c, "davies_bouldin": d, "gap": g, "jump": j, "ps": ps}
+        if not any(w.values()):
+            continue
+        for tie in ("ch", "large", "small", "silhouette"):
+            rows.append((score(tune, [vote(r, w, p, tie) for r, p in zip(tune, pt, strict=True)]), w, tie))
+    rows.sort(key=lambda row: row[0], reverse=True)
+    lines = [f"{len(rows)} weightings x tie-breaks, chosen on the tune half, checked on seeds 48-94:",
+             f"  the product's rule: tune {fmt(score(tune, [r['fit']['k'] for r in tune]))}, "
+             f"others {fmt(score(more, [r['fit']['k'] for r in more]))}",
+             f"  jump method alone (power {JUMP_POWER}): tune {fmt(score(tune, [jump(r) for r in tune]))}, "
+             f"others {fmt(score(more, [jump(r) for r in more]))}"]
+    top = [row for row in rows if row[0] == rows[0][0]]
+    for s, w, tie in top:
+        other = score(more, [vote(r, w, p, tie) for r, p in zip(more, pm, strict=True)])
+        named = ", ".join(f"{k} {v}" for k, v in w.items() if v)
+        lines.append(f"  best on tune: {named}, ties to {tie}: tune {fmt(s)}, others {fmt(other)}")
+    return lines
+
+
+#: Per log shape: (name, features, log-transformed features) of the default and the rate choice.
+FEATURE_CHOICES = {
+    "transactions": (
+        ("default", ["txn_count", "avg_txn_amount", "total_amount", "avg_repayment_days", "late_share", "recency_days"],
+         "auto"),
+        ("per year", ["loans_per_year", "avg_txn_amount", "avg_repayment_days", "late_share", "recency_days",
+                      "tenure_days"], "all"),
+    ),
+    "purchases": (
+        ("default", ["recency_days", "frequency", "monetary", "avg_order_value", "tenure_days"], "all"),
+        ("per year", ["recency_days", "purchases_per_year", "spend_per_year", "avg_order_value", "tenure_days"],
+         "all"),
+    ),
+}
+#: The README's demo logs: how many groups their generator plants.
+DEMO_GROUPS = {"transactions": 4, "purchases": 5}
+
+
+def with_rates(customers):
+    """Counts and totals per year of tenure (a customer of under 30 days counts as 30 days)."""
+    out = customers.copy()
+    years = np.maximum(out["tenure_days"], 30) / 365
+    if "txn_count" in out:
+        out["loans_per_year"] = out["txn_count"] / years
+    else:
+        out["purchases_per_year"] = out["frequency"] / years
+        out["spend_per_year"] = out["monetary"] / years
+    return out
+
+
+def feature_lines(root: Path, cap: int | None) -> list[str]:
+    """Per log shape, the default features against counts and totals per year of tenure: the
+    rule's k and ARI, and k-means at the planted k, on both sets; the demo log's k."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
+
+    from segmentation import load_dataset
+    from segmentation.demo import write_demo
+    from segmentation.model import Segmenter
+
+    def fit(customers, features, log):
+        X = with_rates(customers)[features]
+        return Segmenter(k_range=(2, 10), log_features=features if log == "all" else log).fit(X), X
+
+    lines = []
+    for shape, choices in FEATURE_CHOICES.items():
+        for label, indices in (("tune", TUNE), ("seeds 48-94", MORE)):
+            stats = {name: [] for name, _, _ in choices}
+            for i in indices:
+                frame, truth, spec = dataset(i, cap)
+                if spec.shape != shape:
+                    continue
+                path = write(frame, root, spec.name)
+                ds = load_dataset(path)
+                path.unlink()
+                y = truth.reindex(ds.customers["customer_id"].to_numpy()).to_numpy()
+                for name, features, log in choices:
+                    model, X = fit(ds.customers, features, log)
+                    ceiling = KMeans(spec.k, n_init=model.n_init, random_state=0).fit_predict(model.transform(X))
+                    stats[name].append((model.n_clusters_ == spec.k, adjusted_rand_score(y, model.labels_),
+                                        adjusted_rand_score(y, ceiling)))
+            for name, rows in stats.items():
+                hits, aris, ceilings = zip(*rows, strict=True)
+                lines.append(f"{shape}, {label}, {len(rows)} logs, {name}: planted k {sum(hits)} of {len(rows)}, "
+                             f"median ARI {np.median(aris):.2f}, k-means at the planted k mean ARI "
+                             f"{np.mean(ceilings):.2f}")
+        # the README's demo log (5,000 customers, seed 0)
+        demo = load_dataset(write_demo(root / f"demo-{shape}.csv", shape=shape))
+        for name, features, log in choices:
+            lines.append(f"{shape}, demo log ({DEMO_GROUPS[shape]} groups), {name}: "
+                         f"k={fit(demo.customers, features, log)[0].n_clusters_}")
+    return lines
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-customers", type=int, default=5000)
+    parser.add_argument("--save", help="pickle the per-k tables of both sets here")
+    parser.add_argument("--load", help="read the per-k tables from a --save file instead of fitting")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        if args.load:
+            with open(args.load, "rb") as f:
+                tune, more = pickle.load(f)
+        else:
+            def progress(m):
+                print(m, file=sys.stderr, flush=True)
+            tune = run(root, TUNE, public=False, max_customers=args.max_customers, progress=progress)
+            more = run(root, MORE, public=False, max_customers=args.max_customers, progress=progress)
+        if args.save:
+            with open(args.save, "wb") as f:
+                pickle.dump((tune, more), f)
+        lines = ["Prediction strength, chosen on the tune half:", *prediction_strength_lines(tune, more), "",
+                 *weighting_lines(tune, more), "", "Counts and totals per year of tenure:", *feature_lines(root, args.max_customers)]
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
