@@ -19,7 +19,7 @@ from plotly.subplots import make_subplots
 PALETTE = qualitative.Plotly + qualitative.D3
 _TEMPLATE = {"layout": pio.templates["plotly_white"].layout.to_plotly_json()}
 #: Past this many customers the scatter plots show a random sample, saying so.
-MAX_POINTS = 50_000
+MAX_POINTS = 20_000
 
 
 def segment_color(segment: int) -> str:
