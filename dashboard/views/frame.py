@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import dash_bootstrap_components as dbc
@@ -33,6 +34,18 @@ def workspace(store: DataStore, ready: dict | None, session: str | None) -> Work
     if not ready:
         raise PreventUpdate
     return store.get(ready["dataset"], ready["k"], owner=session)
+
+
+@contextmanager
+def page_watch(settings: Settings):
+    """A background job's ``cancelled()`` check: true once its page stopped polling (the tab went
+    away); None without a job manager (callbacks run inline)."""
+    heartbeat = Heartbeat(settings.manager.heartbeats) if settings.manager else None
+    try:
+        yield heartbeat.lost if heartbeat else None
+    finally:
+        if heartbeat:
+            heartbeat.end()
 
 
 def progress_steps(set_progress):
@@ -125,10 +138,9 @@ def register(app, store: DataStore, settings: Settings) -> None:
         if wanted == ready:
             raise PreventUpdate
         unchanged = dict(alert=no_update, alert_open=no_update, alert_color=no_update)
-        heartbeat = Heartbeat(settings.manager.heartbeats) if settings.manager else None
         try:
-            store.get(dataset, k, owner=session, progress=progress_steps(set_progress),
-                      cancelled=heartbeat.lost if heartbeat else None)
+            with page_watch(settings) as cancelled:
+                store.get(dataset, k, owner=session, progress=progress_steps(set_progress), cancelled=cancelled)
         except FitCancelled:  # the tab went away: nobody to answer
             log.info("fit of %s k=%s cancelled: its page stopped polling", dataset, k)
             raise PreventUpdate from None
@@ -145,9 +157,6 @@ def register(app, store: DataStore, settings: Settings) -> None:
             return dict(ready=no_update, alert_open=True, alert_color="danger",
                         alert=[f"Preparing the model failed ({type(exc).__name__}). ",
                                html.A("Retry", href=search or "?", className="alert-link")])
-        finally:
-            if heartbeat:
-                heartbeat.end()
         return dict(unchanged, ready=wanted)
 
     @app.callback(

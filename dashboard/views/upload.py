@@ -20,9 +20,9 @@ from segmentation.io.columns import TRANSACTION_ROLES
 
 from .. import ids
 from ..components import card, message
-from ..fits import FitCancelled, Heartbeat
+from ..fits import FitCancelled
 from ..store import DEMO_ID, READING, DataStore, upload_options
-from .frame import progress_steps
+from .frame import page_watch, progress_steps
 
 if TYPE_CHECKING:
     from . import Settings
@@ -307,20 +307,16 @@ def register(app, store: DataStore, settings: Settings) -> None:
     def fit_uploaded(set_progress, _, upload, id_column, features, roles, reading, session):
         if not upload or "feature_set" not in upload:  # not read yet: the page says why
             raise PreventUpdate
-        heartbeat = Heartbeat(settings.manager.heartbeats) if settings.manager else None
         try:
-            dataset_id = fit_upload(store, upload, id_column, features, session,
-                                    progress=progress_steps(set_progress),
-                                    roles=dict(zip(ROLE_LABELS, roles, strict=True)),
-                                    reading=dict(zip(READING, reading, strict=True)),
-                                    cancelled=heartbeat.lost if heartbeat else None)
+            with page_watch(settings) as cancelled:
+                dataset_id = fit_upload(store, upload, id_column, features, session,
+                                        progress=progress_steps(set_progress),
+                                        roles=dict(zip(ROLE_LABELS, roles, strict=True)),
+                                        reading=dict(zip(READING, reading, strict=True)), cancelled=cancelled)
         except FitCancelled:  # the tab went away: nobody to answer
             raise PreventUpdate from None
         except InputError as exc:
             return dict(dataset=no_update, status=message(str(exc)), tab=no_update)
-        finally:
-            if heartbeat:
-                heartbeat.end()
         done = message(f"Fitted {upload['filename']}: see the Overview.", color="success")
         return dict(dataset=dataset_id, status=done, tab="overview")
 
