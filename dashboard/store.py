@@ -30,6 +30,7 @@ import pandas as pd
 from segmentation import Bundle, FitOptions, LoadOptions, fit_bundle, inspect_input, load_dataset, open_run
 from segmentation.errors import InputError
 from segmentation.io.columns import REQUIRED_ROLES
+from segmentation.io.database import Database
 from segmentation.outputs.files import write_table
 from segmentation.outputs.migration import read_history
 from segmentation.shapes import Dataset, Panel, panel_columns
@@ -240,6 +241,11 @@ class DataStore:
             return meta["history"]
         db = Path(meta["source"]) / "segmentation.db"
         return f"sqlite:///{db}" if db.is_file() else None
+
+    def history_label(self, dataset_id: str, owner: str | None = None) -> str | None:
+        """Where the history is, as the page names it (``Database.label``: no path, no password)."""
+        url = self.history_source(dataset_id, owner)
+        return None if url is None else Database(url).label
 
     def history(self, dataset_id: str, owner: str | None = None) -> pd.DataFrame | None:
         """The segment_history of the dataset (see :meth:`history_source`): None when it has no

@@ -210,6 +210,10 @@ def test_movement_reads_the_history_score_writes(request, demo_run, demo_csv, tm
     store.add(demo_run, label="run", dataset_id="run", history=url)
     history = store.history("run")
     assert len(scorings(history)) == 2
+    label = store.history_label("run")
+    assert str(tmp_path) not in label and "@" not in label
+    assert {"sqlite": "h.sqlite (SQLite)", "duckdb": "h.duckdb (DuckDB)"}.get(dialect, label) == label
+    assert dialect != "postgresql" or label == f"database {db} on 127.0.0.1 (PostgreSQL)"
     out = movement.movement_panels(history, ViewState())
     assert sum(out["sankey"].data[0].link.value) == frame["customer_id"].nunique()
     expected = pd.read_csv(demo_run / "customer_segments.csv", dtype={"customer_id": str}).set_index("customer_id")
@@ -225,6 +229,7 @@ def test_a_run_folders_own_database_is_its_history(demo_run, demo_csv, tmp_path)
     store = DataStore(tmp_path / "store")
     store.add(run, label="run", dataset_id="run")
     assert store.history_source("run") == f"sqlite:///{run / 'segmentation.db'}"
+    assert store.history_label("run") == "segmentation.db (SQLite)"  # the page shows no server path
     assert store.history("run").empty  # a plain run keeps no history yet
     write_demo_history(demo_csv, run / "model", store.history_source("run"), scorings=3)  # what make run does
     assert len(scorings(store.history("run"))) >= 2

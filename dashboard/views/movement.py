@@ -149,7 +149,7 @@ def history_or_none(store: DataStore, ready: dict | None, session: str | None):
     if not ready:
         raise PreventUpdate
     try:
-        source = store.history_source(ready["dataset"], session)
+        source = store.history_label(ready["dataset"], session)
         return (store.history(ready["dataset"], session), source, None)
     except KeyError:
         raise PreventUpdate from None

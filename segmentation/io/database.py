@@ -109,6 +109,15 @@ class Database:
     def __str__(self) -> str:
         return self.url.render_as_string(hide_password=True)
 
+    @property
+    def label(self) -> str:
+        """The database in words for a page a marketing user reads: a file database's file name,
+        a server's database and host, and the kind; never a password or a folder path."""
+        kind = {"postgresql": "PostgreSQL", "sqlite": "SQLite", "duckdb": "DuckDB"}[self.dialect]
+        if self.dialect == "postgresql":
+            return f"database {self.url.database} on {self.url.host or 'localhost'} ({kind})"
+        return f"{Path(self.url.database or 'memory').name} ({kind})"
+
     def _scrub(self, message: str) -> str:
         # Drivers do not put passwords in messages; this is a second line of defence (a very
         # short password is left alone, it would mangle ordinary words).
