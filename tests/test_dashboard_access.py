@@ -65,6 +65,23 @@ def test_pages_need_a_session_and_the_hash_is_checked_once(app, monkeypatch):
     assert cookie.http_only and cookie.same_site == "Lax"
 
 
+def test_a_restart_keeps_the_sessions_key_private_and_the_environment_wins(app, tmp_path, small_demo, monkeypatch):
+    client = app.server.test_client()
+    sign_in(client)
+    key = tmp_path / "store" / "secret_key"
+    assert key.stat().st_mode & 0o777 == 0o600
+    again = create_app(small_demo, store_dir=tmp_path / "store", users=load_users(tmp_path / "users.txt"))
+    other = again.server.test_client()
+    other.set_cookie("session", client.get_cookie("session").value)
+    assert other.get("/_dash-layout").status_code == 200  # a restarted server accepts the cookie
+    monkeypatch.setenv(auth.SECRET_ENV, "from-the-operator-" + "x" * 32)
+    rotated = create_app(small_demo, store_dir=tmp_path / "store", users=load_users(tmp_path / "users.txt"))
+    assert rotated.server.secret_key == "from-the-operator-" + "x" * 32
+    third = rotated.server.test_client()
+    third.set_cookie("session", client.get_cookie("session").value)
+    assert third.get("/_dash-layout").status_code == 401  # a new key ends every session
+
+
 def test_logout_ends_the_session(app):
     client = app.server.test_client()
     sign_in(client)
