@@ -108,6 +108,16 @@ def form(ws: Workspace, values: dict | None) -> list:
     ]
 
 
+def shown_values(ws: Workspace, found: dict) -> list:
+    """A looked-up customer's feature values as the form shows them: 6 significant digits
+    (1754.67, not 1754.6666666666667), unless rounding would give another segment than the
+    customer's own (then exact: the page's segment is always ``assign``'s)."""
+    exact = {f: found[f] for f in ws.bundle.features}
+    rounded = {f: v if v is None else float(f"{v:.6g}") for f, v in exact.items()}
+    same = ws.bundle.explain(rounded).segment == ws.bundle.explain(exact).segment
+    return list((rounded if same else exact).values())
+
+
 def score_panels(ws: Workspace, values: dict) -> dict:
     """The segment, what would move the customer and the distances, for ``values`` (feature ->
     number or None). ``segment`` is the one :meth:`Bundle.assign` gives for the same values."""
@@ -175,7 +185,8 @@ def register(app, store: DataStore, settings: Settings) -> None:
         if found is None:
             return dict(values=[no_update] * len(fields), note=f"No customer {customer!r} in {ws.label}.", query=no_update)
         note = f"{found['customer_id']}: their values in {ws.label} (change any to see what would change)"
-        return dict(values=[found[f["feature"]] for f in fields], note=note, query=query)
+        shown = dict(zip(ws.bundle.features, shown_values(ws, found), strict=True))
+        return dict(values=[shown[f["feature"]] for f in fields], note=note, query=query)
 
     @app.callback(
         output=dict(result=Output(ids.SCORE_RESULT, "children"), explain=Output(ids.SCORE_EXPLAIN, "children"),
