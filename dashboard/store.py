@@ -40,7 +40,7 @@ from .fits import FitCancelled, FitGate, FitLimits, FitTimeout, last_used, never
 
 DEMO_ID = "demo"
 EXPORT_TABLE = "customer_segments"
-UPLOAD_SUFFIXES = (".csv", ".xlsx", ".parquet", ".txt", ".tsv", ".gz")
+UPLOAD_SUFFIXES = (".csv", ".xlsx", ".parquet", ".txt", ".tsv", ".gz", ".json", ".jsonl", ".ndjson")
 #: Hours an upload (and what was fitted from it) is kept; ``$DASHBOARD_UPLOAD_RETENTION_HOURS``.
 UPLOAD_RETENTION_HOURS = 24.0
 RETENTION_ENV = "DASHBOARD_UPLOAD_RETENTION_HOURS"
@@ -264,10 +264,12 @@ class DataStore:
         if len(content) > max_bytes:
             raise InputError(f"{filename} is {len(content) / 1e6:,.1f} MB; the limit is {max_bytes / 1e6:,.0f} MB")
         if not filename.lower().endswith(UPLOAD_SUFFIXES):
-            raise InputError(f"{filename}: upload a CSV, Parquet or XLSX file")
+            raise InputError(f"{filename}: upload a CSV, Parquet, XLSX or JSON file")
         self.sweep()
         folder = _private_folder(self.uploads)
-        path = folder / f"{uuid.uuid4().hex}{Path(filename).suffix.lower()}"
+        name = Path(filename.lower())
+        suffix = "".join(name.suffixes[-2:]) if name.suffix == ".gz" else name.suffix  # .json.gz is not .csv.gz
+        path = folder / f"{uuid.uuid4().hex}{suffix}"
         with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
             out.write(content)
         owner = self.upload_owner()

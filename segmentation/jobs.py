@@ -37,7 +37,7 @@ def load_dataset(source, options: LoadOptions | None = None, **changes) -> Datas
     Parameters
     ----------
     source : str, Path, DataFrame or Source
-        CSV (any delimiter, with or without a BOM), Parquet or XLSX file, a frame, or a
+        CSV (any delimiter, with or without a BOM), Parquet, XLSX or JSON file, a frame, or a
         :class:`~segmentation.io.database.DatabaseSource` (where the feature SQL then runs).
     options : LoadOptions, optional
         How to read it (default: the defaults, shape detected from the columns).

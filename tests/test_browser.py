@@ -165,7 +165,7 @@ def test_upload_flow_and_isolation_between_browsers(browser, server, store_dir, 
     bad.write_bytes(b"%PDF-1.4")
     page.click("text=Your data")
     page.set_input_files("#upload input[type=file]", str(bad))
-    page.wait_for_selector("text=upload a CSV, Parquet or XLSX file", timeout=20_000)
+    page.wait_for_selector("text=upload a CSV, Parquet, XLSX or JSON file", timeout=20_000)
     assert kpi(page) == 200
 
     # a file over the limit (1 MB here), which the browser itself refuses, is named too

@@ -225,8 +225,8 @@ def test_bad_input_gives_one_line_and_exit_2(tmp_path, cli, content, args, messa
 
 
 def test_not_a_table_file(tmp_path, cli):
-    code, _, err = cli("run", write(tmp_path, "x", "data.json"), "--out", tmp_path / "o")
-    assert code == 2 and "expected a CSV, Parquet or XLSX file, got '.json'" in err
+    code, _, err = cli("run", write(tmp_path, "x", "data.xml"), "--out", tmp_path / "o")
+    assert code == 2 and "expected a CSV, Parquet, XLSX or JSON file, got '.xml'" in err
 
 
 def test_few_bad_rows_do_not_stop_the_run(tmp_path, demo_csv, cli):

@@ -304,7 +304,7 @@ def test_panels_fit_every_data_shape(tmp_path, shape):
     [
         (b"", "empty.csv", 1_000, "empty.csv is empty"),
         (b"a,b\n1,2\n" * 100, "big.csv", 100, "the limit is"),
-        (b"%PDF-1.4 binary", "report.pdf", 1_000, "upload a CSV, Parquet or XLSX"),
+        (b"%PDF-1.4 binary", "report.pdf", 1_000, "upload a CSV, Parquet, XLSX or JSON"),
         (b"a,b\n", "header.csv", 1_000, "has no rows"),
     ],
 )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import gzip
 import io
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,20 @@ def with_amounts(*amounts, at=5) -> list[list[str]]:
     for i, amount in enumerate(amounts):
         rows[at + i * 7][2] = amount
     return rows
+
+
+def json_records(rows=None, wrap: str | None = None, lines: bool = False) -> bytes:
+    """A JSON export of the loan log: amounts as JSON numbers where they are numbers (one text
+    among numbers makes a mixed column), an array of records, one per line, or under ``wrap``."""
+    def value(v):
+        try:
+            return float(v)
+        except ValueError:
+            return v
+    records = [dict(zip(HEADER, [r[0], r[1], value(r[2]), r[3] or None], strict=True)) for r in rows or loans()]
+    if lines:
+        return "\n".join(json.dumps(r) for r in records).encode()
+    return json.dumps({wrap: records} if wrap else records).encode()
 
 
 def excel_windows() -> bytes:
@@ -279,6 +294,14 @@ CASES = [
      table(HEADER, [[*r[:2], "1,5" if i % 10 == 0 else f"{r[2]}.25", r[3]] for i, r in enumerate(loans())]), "cli",
      Fails(r"e\.g\. '1,5' \(a decimal comma\? set --decimal ,")),
     # files that are not tables
+    ("json: an array of records", "a.json", json_records(), "cli", Works({}, customers=40, feature_set="transactions")),
+    ("json lines", "a.jsonl", json_records(lines=True), "cli", Works({}, customers=40)),
+    ("json: the records under a key, as an API answers", "a.json", json_records(wrap="data"), "cli",
+     Works({}, notices=("the records are the list under 'data'",), customers=40)),
+    ("json: one amount written as text among numbers", "a.json", json_records(with_amounts("n/a")), "cli",
+     Works({"amount_invalid": 1}, customers=40)),
+    ("json gzip", "a.json.gz", gzip.compress(json_records()), "cli", Works({}, customers=40)),
+    ("json cut off in the middle", "a.json", json_records()[:500], "cli", Fails("cannot read a.json as JSON records")),
     ("empty file", "a.csv", b"", "cli", Fails("input file is empty")),
     ("header only", "a.csv", table(HEADER, []), "cli", Fails(r"no rows \(only a header\?\)")),
     ("blank lines only", "a.csv", b"\n\n   \n", "cli", Fails(r"no rows")),
@@ -286,7 +309,7 @@ CASES = [
      "cli", Fails(r"a row has 6 fields where the header has 4, e.g. 'C00001,2024-01-01,5,2024-01-09,Smith, John'")),
     ("a PDF named .csv", "a.csv", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj", "cli", Fails("it is a PDF document")),
     ("an XLSX named .csv", "a.csv", lambda: xlsx({"Data": loans_frame()}), "cli", Fails("it is an XLSX workbook")),
-    ("a Word file", "a.docx", b"PK\x03\x04", "cli", Fails(r"expected a CSV, Parquet or XLSX file, got '\.docx'")),
+    ("a Word file", "a.docx", b"PK\x03\x04", "cli", Fails(r"expected a CSV, Parquet, XLSX or JSON file, got '\.docx'")),
     # workbooks
     ("xlsx: notes sheet first, data second", "a.xlsx", lambda: xlsx({"Notes": NOTES, "Loans": loans_frame()}), "cli",
      Works(notices=(r"read sheet 'Loans'; not read: 'Notes'",), customers=40)),
@@ -333,6 +356,8 @@ CASES = [
     ("upload: excel on windows", "a.csv", excel_windows(), "upload", Works(customers=40)),
     ("upload: first non-UTF-8 byte far down", "a.csv", far_latin, "upload",
      Works(notices=("byte 0xE9 on line 3,001",), customers=300)),
+    ("upload: json lines", "a.jsonl", json_records(lines=True), "upload", Works(customers=40)),
+    ("upload: json gzip", "a.json.gz", gzip.compress(json_records(wrap="rows")), "upload", Works(customers=40)),
     ("upload: duplicate headers", "a.csv", table([*HEADER, "amount"], DUP), "upload", Fails("column name used twice")),
     ("upload: amount named amt", "a.csv", table(["customer_id", "txn_date", "amt", "repayment_date"], loans()), "upload",
      Fails(r"--map amount=amt")),

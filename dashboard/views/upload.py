@@ -93,7 +93,7 @@ def layout(settings: Settings) -> html.Div:
                 [
                     html.P(
                         "Upload a transactions file (customer, date, amount[, repayment date]) or a customer table "
-                        f"(an id column and numeric columns) as CSV, Parquet or XLSX, up to {max_mb} MB. "
+                        f"(an id column and numeric columns) as CSV, Parquet, XLSX or JSON, up to {max_mb} MB. "
                         "Only this browser tab sees it.",
                         className="small",
                     ),

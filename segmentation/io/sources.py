@@ -192,8 +192,12 @@ class _LocalSource(Source):
         yield "rejected_transactions", [*CHECKED_COLUMNS, "reject_reason"], self._engine.con.execute(rejected)
 
 
+#: What a JSON export is named (DuckDB reads each gzipped too).
+JSON_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
+
+
 class FileSource(_LocalSource):
-    """A CSV (any delimiter, gzip too), Parquet or XLSX file.
+    """A CSV (any delimiter, gzip too), Parquet, XLSX or JSON file.
 
     CSV is read with every column as text, so that a bad value in one row is counted by the
     checks instead of failing the whole read.
@@ -231,8 +235,10 @@ class FileSource(_LocalSource):
                 self._prepared = prepare_csv(path, self.encoding)
                 self.notices = list(self._prepared.notices)
                 self._view_csv(con)
+            elif suffix in JSON_SUFFIXES:
+                self._view_json(con)
             else:
-                raise InputError(f"cannot read {path.name}: expected a CSV, Parquet or XLSX file, got '{suffix}'")
+                raise InputError(f"cannot read {path.name}: expected a CSV, Parquet, XLSX or JSON file, got '{suffix}'")
             self.columns()
         except (duckdb.Error, ValueError, OSError) as exc:
             if isinstance(exc, InputError):
@@ -242,6 +248,31 @@ class FileSource(_LocalSource):
                 raise error from None
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InputError(f"cannot read {path.name} as a table: {first}") from None
+
+    def _view_json(self, con) -> None:
+        """A JSON export: an array of records, one record per line, or one object holding the
+        records' array ({"data": [...]}, as many APIs answer). Every value is read as text, as
+        in a CSV, so one bad value is a counted row, not a failed read."""
+        literal = _path_literal(self.path)
+        try:
+            con.execute(f"CREATE TEMP VIEW json_rows AS SELECT * FROM read_json_auto({literal})")
+            described = con.execute("DESCRIBE json_rows").fetchall()
+            if len(described) == 1 and described[0][1].startswith("STRUCT(") and described[0][1].endswith("[]"):
+                key = described[0][0]
+                con.execute(f"CREATE OR REPLACE TEMP VIEW json_rows AS SELECT r.* FROM "
+                            f"(SELECT unnest({quote_identifier(key)}) AS r FROM read_json_auto({literal}))")
+                self.notices.append(f"{self.path.name}: the records are the list under {key!r}")
+                described = con.execute("DESCRIBE json_rows").fetchall()
+        except duckdb.Error as exc:
+            first = str(exc).strip().splitlines()[0].replace(str(self.path), self.path.name)
+            raise InputError(f"cannot read {self.path.name} as JSON records: {first}") from None
+        # a column of mixed values (numbers and text) comes as JSON: its strings without quotes
+        columns = ", ".join(
+            f"json_extract_string({quote_identifier(name)}, '$') AS {quote_identifier(name)}" if kind == "JSON"
+            else f"CAST({quote_identifier(name)} AS VARCHAR) AS {quote_identifier(name)}"
+            for name, kind, *_ in described
+        )
+        con.execute(f"CREATE TEMP VIEW source AS SELECT {columns} FROM json_rows")
 
     def _view_csv(self, con) -> None:
         literal = _path_literal(self._prepared.path)
