@@ -81,11 +81,26 @@ def scatter_amount_frequency(
             "customdata": part["customer_id"].tolist(),
             "hovertemplate": f"%{{customdata}}<br>{x_label} %{{x:,.4~g}}<br>{y_label} %{{y:,.4~g}}<extra>{name}</extra>",
         })
-    axis = "log" if log_axes else "linear"
+    axes = [{"title": {"text": label}, "type": "log" if log_axes else "linear"} for label in (x_label, y_label)]
+    if log_axes:  # whole numbers at 1-2-5 steps: Plotly's own log ticks read "2 3 5" without their decade
+        for axis, column in zip(axes, ("x", "y"), strict=True):
+            axis.update(log_ticks(shown[column]))
     layout = _layout(f"{x_label} vs {y_label}: {caption}", dragmode="select", uirevision="scatter",
-                     xaxis={"title": {"text": x_label}, "type": axis},
-                     yaxis={"title": {"text": y_label}, "type": axis})
+                     xaxis=axes[0], yaxis=axes[1])
     return {"data": traces, "layout": layout}
+
+
+def log_ticks(values: pd.Series) -> dict:
+    """Tick values and labels for a log axis over ``values``' positive range: 1, 2 and 5 times
+    each power of ten (only the powers past four decades), written out (``20,000``, ``0.5``)."""
+    positive = values[values > 0]
+    if positive.empty:
+        return {}
+    low, high = int(np.floor(np.log10(positive.min()))), int(np.ceil(np.log10(positive.max())))
+    steps = (1,) if high - low > 4 else (1, 2, 5)
+    ticks = [d * 10.0**e for e in range(low, high + 1) for d in steps]
+    ticks = [t for t in ticks if positive.min() / 2 <= t <= positive.max() * 2]
+    return {"tickvals": ticks, "ticktext": [f"{t:,.0f}" if t >= 1 else f"{t:g}" for t in ticks]}
 
 
 def box_by_segment(stats: pd.DataFrame | None, names: dict[int, str], label: str = "Repayment days") -> dict:

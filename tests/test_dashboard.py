@@ -115,6 +115,18 @@ def test_scatter_samples_large_data_and_states_the_true_count(ws):
     assert kept <= set(again["customer_id"])
 
 
+def test_log_axes_are_labelled_with_whole_numbers_over_the_data(ws):
+    shown, total = aggregates.scatter_sample(ws, np.ones(len(ws.frame), dtype=bool), 2_000)
+    fig = figures.scatter_amount_frequency(shown, total, {})
+    for axis, column in (("xaxis", "x"), ("yaxis", "y")):
+        ticks, labels = fig["layout"][axis]["tickvals"], fig["layout"][axis]["ticktext"]
+        low, high = shown[column][shown[column] > 0].min(), shown[column].max()
+        assert ticks[0] <= low * 2 and ticks[-1] >= high / 2.5  # the ticks span the data
+        assert {f"{t:.0e}"[0] for t in ticks} <= {"1", "2", "5"}
+        assert labels == [f"{t:,.0f}" if t >= 1 else f"{t:g}" for t in ticks]
+    assert "tickvals" not in figures.scatter_amount_frequency(shown, total, {}, log_axes=False)["layout"]["xaxis"]
+
+
 def test_box_plot_sends_quartiles_not_points(ws):
     everyone = np.ones(len(ws.frame), dtype=bool)
     fig = figures.box_by_segment(aggregates.box_table(ws, everyone, "avg_repayment_days"), {})
