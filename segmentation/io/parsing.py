@@ -311,7 +311,12 @@ def guess_decimal(values: list) -> tuple[str | None, str | None]:
 
 
 def number_hint(example: str) -> str:
-    """What to add to a 'not a number' message whose example has separators."""
+    """What to add to a 'not a number' message whose example has separators, or is an
+    accounting negative (Excel's Accounting format saved as CSV writes -20.76 as (20.76))."""
+    accounting = re.fullmatch(r"\s*\(\s*([^()]*[0-9][^()]*?)\s*\)\s*", str(example))
+    if accounting:
+        return (f" (an accounting negative, -{accounting[1]}? amounts below zero, refunds and reversals, "
+                "are set aside either way: net them out first, or allow more with --max-rejected)")
     if re.search(r"[0-9],[0-9]", str(example)):
         return " (a decimal comma? set --decimal , ; a thousands separator? set --thousands)"
     return ""
