@@ -598,3 +598,48 @@ def test_postgres_reads_odd_values_like_duckdb(postgres, pg_db, tmp_path):
     assert typed.report["set_aside_by_reason"] == {"amount_not_finite": 2}
     _check_counts(typed.report)
     assert np.isfinite(typed.customers.select_dtypes("number").to_numpy(dtype=float)).all()
+
+
+def _times_near_midnight() -> pd.DataFrame:
+    """Loans stamped in Lagos (UTC+1) between 23:00 and 01:00: the UTC day and the local day differ."""
+    rng = np.random.default_rng(11)
+    n = 300
+    lent = pd.Timestamp("2024-03-01 23:00", tz="Africa/Lagos") + pd.to_timedelta(
+        rng.integers(0, 120, n), unit="D") + pd.to_timedelta(rng.integers(0, 120, n), unit="min")
+    return pd.DataFrame({"customer_id": [f"C{i % 40:03d}" for i in range(n)], "txn_date": lent,
+                         "amount": rng.integers(100, 900, n).astype(float),
+                         "repayment_date": lent + pd.to_timedelta(rng.integers(600, 40 * 1440, n), unit="min")})
+
+
+def test_time_zone_aware_times_fall_on_their_utc_day_on_every_machine(tmp_path, postgres, pg_db):
+    """The same tz-aware file gives the same features on a server in UTC and a laptop in
+    Auckland, equal to those of its times written out in UTC, and a PostgreSQL timestamptz
+    column as well, whatever the database's own time zone."""
+    import os
+    import subprocess
+    import sys
+
+    frame = _times_near_midnight()
+    frame.to_parquet(tmp_path / "aware.parquet")
+    utc = frame.assign(txn_date=frame["txn_date"].dt.tz_convert("UTC").dt.tz_localize(None),
+                       repayment_date=frame["repayment_date"].dt.tz_convert("UTC").dt.tz_localize(None))
+    utc.to_csv(tmp_path / "utc.csv", index=False)
+    outputs = {}
+    for tz in ("UTC", "Pacific/Auckland", "America/Los_Angeles"):
+        out = tmp_path / f"{tz.replace('/', '_')}.csv"
+        subprocess.run([sys.executable, "-m", "segmentation", "features", str(tmp_path / "aware.parquet"),
+                        "--out", str(out)], check=True, env={**os.environ, "TZ": tz}, capture_output=True)
+        outputs[tz] = pd.read_csv(out)
+    expected = load_dataset(tmp_path / "utc.csv").customers.reset_index(drop=True)
+    for tz, got in outputs.items():
+        pd.testing.assert_frame_equal(got[expected.columns], expected, check_dtype=False, obj=tz)
+    url = postgres.url(pg_db)
+    with postgres.connect(pg_db) as con:
+        con.execute(f"ALTER DATABASE {pg_db} SET timezone TO 'Pacific/Auckland'")
+        con.execute("CREATE TABLE aware (customer_id text, txn_date timestamptz, amount float8, "
+                    "repayment_date timestamptz)")
+        with con.cursor() as cur:
+            cur.executemany("INSERT INTO aware VALUES (%s, %s, %s, %s)",
+                            [(c, t.to_pydatetime(), a, r.to_pydatetime()) for c, t, a, r in frame.itertuples(index=False)])
+    in_pg = load_dataset(DatabaseSource(url, table="aware")).customers.reset_index(drop=True)
+    pd.testing.assert_frame_equal(in_pg[expected.columns], expected, check_dtype=False)

@@ -188,6 +188,7 @@ class Database:
             query = dict(self.url.query)
             query.setdefault("connect_timeout", "10")
             query.setdefault("application_name", "segmentation")
+            query.setdefault("options", "-c TimeZone=UTC")  # timestamptz on its UTC day, as DuckDB and Spark
             # SQLAlchemy turns the URL into psycopg's arguments; the connection is psycopg's own.
             url = self.url.set(query=query)
             args, kwargs = create_engine(url).dialect.create_connect_args(url)

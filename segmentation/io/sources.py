@@ -48,6 +48,9 @@ def connect_duckdb(database: str = ":memory:") -> duckdb.DuckDBPyConnection:
     """A DuckDB connection, with the memory cap of :data:`MEMORY_LIMIT_ENV` when it is set."""
     con = duckdb.connect(database)
     con.execute("SET enable_progress_bar = false")  # the CLI prints its own lines only
+    # A timestamp with a time zone falls on its UTC day, as in Spark and PostgreSQL here: not on
+    # the day of whichever machine runs the job (a laptop and a server would disagree).
+    con.execute("SET TimeZone = 'UTC'")
     limit = os.environ.get(MEMORY_LIMIT_ENV)
     if limit:
         try:
