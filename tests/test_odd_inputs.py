@@ -643,3 +643,24 @@ def test_time_zone_aware_times_fall_on_their_utc_day_on_every_machine(tmp_path, 
                             [(c, t.to_pydatetime(), a, r.to_pydatetime()) for c, t, a, r in frame.itertuples(index=False)])
     in_pg = load_dataset(DatabaseSource(url, table="aware")).customers.reset_index(drop=True)
     pd.testing.assert_frame_equal(in_pg[expected.columns], expected, check_dtype=False)
+
+
+def test_times_written_with_an_offset_fall_on_their_written_day(tmp_path):
+    """`2024-03-18T00:30:00+01:00` is on the 18th, read with types (a clean file) or as text (a
+    file with a bad row, staged again from text), as the same times written without the offset."""
+    frame = _times_near_midnight()
+    written = frame.copy()
+    for column in ("txn_date", "repayment_date"):
+        written[column] = frame[column].map(lambda t: t.isoformat())
+    written.to_csv(tmp_path / "offsets.csv", index=False)
+    naive = frame.assign(txn_date=frame["txn_date"].dt.tz_localize(None),
+                         repayment_date=frame["repayment_date"].dt.tz_localize(None))
+    naive.to_csv(tmp_path / "naive.csv", index=False)
+    with_bad = pd.concat([written, written.head(1).assign(customer_id="C999", amount="abc")])
+    with_bad.to_csv(tmp_path / "with_bad.csv", index=False)
+    expected = load_dataset(tmp_path / "naive.csv").customers.reset_index(drop=True)
+    typed = load_dataset(tmp_path / "offsets.csv").customers.reset_index(drop=True)
+    text = load_dataset(tmp_path / "with_bad.csv", max_rejected_share=0.5)
+    assert text.report["set_aside_by_reason"] == {"amount_invalid": 1}
+    pd.testing.assert_frame_equal(typed, expected, check_dtype=False)
+    pd.testing.assert_frame_equal(text.customers.reset_index(drop=True), expected, check_dtype=False)
