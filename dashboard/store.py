@@ -31,6 +31,7 @@ from segmentation import Bundle, FitOptions, LoadOptions, fit_bundle, inspect_in
 from segmentation.errors import InputError
 from segmentation.io.columns import REQUIRED_ROLES
 from segmentation.io.database import Database
+from segmentation.io.sources import TABLE_SUFFIXES, table_suffix
 from segmentation.outputs.files import write_table
 from segmentation.outputs.migration import read_history
 from segmentation.shapes import Dataset, Panel, panel_columns
@@ -40,7 +41,6 @@ from .fits import FitCancelled, FitGate, FitLimits, FitTimeout, last_used, never
 
 DEMO_ID = "demo"
 EXPORT_TABLE = "customer_segments"
-UPLOAD_SUFFIXES = (".csv", ".xlsx", ".parquet", ".txt", ".tsv", ".gz", ".json", ".jsonl", ".ndjson")
 #: Hours an upload (and what was fitted from it) is kept; ``$DASHBOARD_UPLOAD_RETENTION_HOURS``.
 UPLOAD_RETENTION_HOURS = 24.0
 RETENTION_ENV = "DASHBOARD_UPLOAD_RETENTION_HOURS"
@@ -263,12 +263,11 @@ class DataStore:
             raise InputError(f"{filename} is empty")
         if len(content) > max_bytes:
             raise InputError(f"{filename} is {len(content) / 1e6:,.1f} MB; the limit is {max_bytes / 1e6:,.0f} MB")
-        if not filename.lower().endswith(UPLOAD_SUFFIXES):
+        suffix = table_suffix(filename)
+        if suffix not in TABLE_SUFFIXES:
             raise InputError(f"{filename}: upload a CSV, Parquet, XLSX or JSON file")
         self.sweep()
         folder = _private_folder(self.uploads)
-        name = Path(filename.lower())
-        suffix = "".join(name.suffixes[-2:]) if name.suffix == ".gz" else name.suffix  # .json.gz is not .csv.gz
         path = folder / f"{uuid.uuid4().hex}{suffix}"
         with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
             out.write(content)
@@ -304,7 +303,7 @@ class DataStore:
     def _upload_files(self) -> list[Path]:
         if not self.uploads.exists():
             return []
-        return [p for p in self.uploads.iterdir() if p.suffix in UPLOAD_SUFFIXES and p.is_file()]
+        return [p for p in self.uploads.iterdir() if table_suffix(p) in TABLE_SUFFIXES and p.is_file()]
 
     def _delete_upload(self, path: Path) -> None:
         for meta_path in self.root.glob("*/meta.json"):

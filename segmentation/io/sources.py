@@ -195,8 +195,18 @@ class _LocalSource(Source):
         yield "rejected_transactions", [*CHECKED_COLUMNS, "reject_reason"], self._engine.con.execute(rejected)
 
 
-#: What a JSON export is named (DuckDB reads each gzipped too).
+#: The files :class:`FileSource` reads, by :func:`table_suffix` (DuckDB reads JSON gzipped too).
+CSV_SUFFIXES = (".csv", ".txt", ".tsv", ".csv.gz", ".txt.gz", ".tsv.gz", ".gz")
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
+TABLE_SUFFIXES = (".parquet", ".xlsx", ".xlsm", *CSV_SUFFIXES, *JSON_SUFFIXES)
+
+
+def table_suffix(name: str | Path) -> str:
+    """A file's kind as :class:`FileSource` reads it: its suffix, lower case, or its last two
+    when they name a gzipped kind (``.json.gz`` is not a gzipped CSV)."""
+    path = Path(str(name).lower())
+    double = "".join(path.suffixes[-2:])
+    return double if path.suffix == ".gz" and double in TABLE_SUFFIXES else path.suffix
 
 
 class FileSource(_LocalSource):
@@ -225,7 +235,7 @@ class FileSource(_LocalSource):
 
     def _make_view(self, con) -> None:
         path = self.path
-        suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
+        suffix = table_suffix(path)
         self.notices = []
         try:
             if suffix == ".parquet":
@@ -234,7 +244,7 @@ class FileSource(_LocalSource):
                 frame, self.notices = read_workbook(path, self.sheet)
                 con.register("source_frame", frame)
                 con.execute("CREATE TEMP VIEW source AS SELECT * FROM source_frame")
-            elif suffix in (".csv", ".txt", ".tsv", ".csv.gz", ".txt.gz", ".tsv.gz", ".gz", ""):
+            elif suffix in CSV_SUFFIXES or suffix == "":
                 self._prepared = prepare_csv(path, self.encoding)
                 self.notices = list(self._prepared.notices)
                 self._view_csv(con)
