@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import dash_bootstrap_components as dbc
+import pandas as pd
 from dash import ALL, Input, Output, State, html, no_update
 from dash.exceptions import PreventUpdate
 
@@ -114,8 +115,8 @@ def shown_values(ws: Workspace, found: dict) -> list:
     customer's own (then exact: the page's segment is always ``assign``'s)."""
     exact = {f: found[f] for f in ws.bundle.features}
     rounded = {f: v if v is None else float(f"{v:.6g}") for f, v in exact.items()}
-    same = ws.bundle.explain(rounded).segment == ws.bundle.explain(exact).segment
-    return list((rounded if same else exact).values())
+    both = ws.bundle.predict(pd.DataFrame([exact, rounded], dtype=float))
+    return list((rounded if both[0] == both[1] else exact).values())
 
 
 def score_panels(ws: Workspace, values: dict) -> dict:
