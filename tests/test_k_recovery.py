@@ -1,13 +1,16 @@
 """The k-recovery benchmark's own measures: prediction strength, the vote with it, the
-separable split (the datasets themselves run in the harness's smoke test)."""
+separable split (the datasets themselves run in the harness's smoke test); and one of its
+datasets where the dip keeps the groups the vote merges."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
 
 from benchmarks.k_recovery import prediction_strength, ps_choice, report, separable, vote_with_ps
+from benchmarks.k_recovery_data import dataset, write
 
 
 def _table(ks, **columns) -> pd.DataFrame:
@@ -73,3 +76,20 @@ def test_the_jump_method_finds_three_blobs_from_the_inertia_alone():
     ks = list(range(2, 9))
     t = _table(ks, inertia=[KMeans(k, n_init=4, random_state=0).fit(Z).inertia_ for k in ks])
     assert jump({"table": t, "fit": {"customers": len(Z), "features": "x, y"}}) == 3
+
+
+def test_the_dip_keeps_unequal_groups_that_the_vote_merges(tmp_path):
+    # A tune-half table of 1,650 customers with 4 groups of unequal shares: silhouette,
+    # Calinski-Harabasz and Davies-Bouldin all prefer 2 (each scores the partition as a whole);
+    # every pair of the 4 k-means segments has a dip between them, and 5 would cut one in two.
+    from segmentation import load_dataset
+    from segmentation.model import Segmenter
+    from segmentation.model.selection import tally
+
+    frame, truth, spec = dataset(6)
+    ds = load_dataset(write(frame, tmp_path, spec.name))
+    model = Segmenter(n_stability=0).fit(ds.customers[ds.model_features])
+    assert tally(model.k_selection_, model.k_preferences_)[0][0] == 2
+    assert model.n_clusters_ == spec.k == 4
+    y = truth.reindex(ds.customers["customer_id"].to_numpy()).to_numpy()
+    assert adjusted_rand_score(y, model.labels_) > 0.9

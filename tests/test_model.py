@@ -34,16 +34,20 @@ def test_recovers_latent_groups_and_their_number(fitted, demo_customers):
     _, groups = demo_customers
     assert fitted.n_clusters_ == len(GROUPS)
     assert adjusted_rand_score(groups, fitted.labels_) >= 0.8
-    assert "k=4" in fitted.k_reason_ and "preferred by" in fitted.k_reason_
+    assert fitted.k_reason_.startswith("k=4: the largest k at which every two neighbouring segments have a dip")
+    assert "the vote of the other criteria agrees" in fitted.k_reason_
 
 
 def test_k_selection_table_has_every_criterion(fitted):
     table = fitted.k_selection_
     assert list(table["k"]) == list(range(2, 11))
-    for column in ("inertia", "silhouette", "calinski_harabasz", "davies_bouldin", "min_share", "gap", "gap_sd"):
+    for column in ("inertia", "silhouette", "calinski_harabasz", "davies_bouldin", "min_share", "gap", "gap_sd", "min_dip"):
         assert table[column].notna().all()
     assert table["inertia"].is_monotonic_decreasing
-    assert set(fitted.k_preferences_) == {"elbow", "silhouette", "calinski_harabasz", "davies_bouldin", "gap"}
+    assert set(fitted.k_preferences_) == {"separation", "elbow", "silhouette", "calinski_harabasz", "davies_bouldin", "gap"}
+    # the dip is measured at every k: deep up to the 4 planted groups, none where k-means cuts one in two
+    dips = table.set_index("k")["min_dip"]
+    assert (dips[[2, 3, 4]] > 0.5).all() and dips[5] < 0.05
 
 
 def test_two_fits_give_identical_labels(fitted, demo_customers):

@@ -1,4 +1,5 @@
-"""Choosing k: the vote, its ties, a split vote, and the close-call sentence."""
+"""Choosing k: the dip between neighbouring segments, the vote, its ties, a split vote, and the
+close-call sentence."""
 
 from __future__ import annotations
 
@@ -8,11 +9,16 @@ import pytest
 
 from segmentation.model import Segmenter
 from segmentation.model.selection import (
+    CLOSE_DIP,
+    MIN_DIP,
     choose_k,
     close_call_text,
     compare_labels,
+    dequantize,
+    dip,
     gap_choice,
     gap_statistic,
+    min_dip,
     runner_up,
 )
 
@@ -127,9 +133,9 @@ def test_gap_statistic_votes_for_the_blobs():
 
 @pytest.fixture(scope="module")
 def two_close_blobs():
-    """Four groups of 300; two of them only 3 standard deviations apart."""
+    """Four groups of 300; two of them only 3.5 standard deviations apart."""
     rng = np.random.default_rng(0)
-    centres = np.array([[0, 0], [3, 0], [12, 0], [0, 12]])
+    centres = np.array([[0, 0], [3.5, 0], [12, 0], [0, 12]])
     group = np.repeat(np.arange(4), 300)
     X = pd.DataFrame(centres[group] + rng.normal(size=(1200, 2)), columns=["a", "b"])
     return X, group
@@ -166,3 +172,98 @@ def test_the_bundle_names_the_merged_segments(two_close_blobs, tmp_path):
 def test_close_call_names_every_split_segment_once():
     close = {"k": 4, "merge": [], "split": [0, 1]}
     assert close_call_text(2, close) == "2 segments; 4 was close: it would split segment 0 and segment 1"
+
+
+# -- the dip between neighbouring segments ------------------------------------------------------
+
+
+def test_a_dip_between_two_groups_and_none_inside_one():
+    rng = np.random.default_rng(1)
+    apart = dip(rng.normal(size=(500, 2)), rng.normal(size=(500, 2)) + [6, 0])
+    one = rng.normal(size=(1_000, 2))
+    cut = dip(one[one[:, 0] < 0], one[one[:, 0] >= 0])  # what k-means does to one round group
+    assert apart > 0.8 and cut < MIN_DIP
+    # a 6% group on the flank of a large one, 5 standard deviations out, still dips
+    big, small = rng.normal(size=(940, 2)), rng.normal(size=(60, 2)) + [5, 0]
+    assert dip(big, small) > 0.2
+
+
+def test_the_dip_is_looked_for_across_correlated_features():
+    # Two long thin groups side by side: along the line joining their means they overlap (that
+    # line runs along their length); across it they are 4 standard deviations apart.
+    rng = np.random.default_rng(2)
+    cov = [[10.0, 9.9], [9.9, 10.0]]
+    a = rng.multivariate_normal([0, 0], cov, 800)
+    b = rng.multivariate_normal([2, 0], cov, 800)
+    assert dip(a, b) > 0.5
+
+
+def test_counts_do_not_dip_between_their_values():
+    # One group with a small count (Poisson 3) and a continuous feature, split by k-means
+    # between 2 and 3: the raw counts leave empty gaps that read as a dip; spread, none.
+    rng = np.random.default_rng(3)
+    Z = np.column_stack([rng.poisson(3, 2_000).astype(float), rng.normal(size=2_000)])
+    labels = (Z[:, 0] >= 3).astype(int)
+    assert dip(Z[labels == 0], Z[labels == 1]) > 0.5
+    assert min_dip(Z, labels) < MIN_DIP
+    spread = dequantize(Z)
+    assert len(np.unique(spread[:, 0])) == len(Z)
+    for v in range(1, 7):  # each count keeps its place: within half-way to its neighbours
+        assert spread[Z[:, 0] == v, 0].max() <= v + 0.5 <= spread[Z[:, 0] == v + 1, 0].min()
+    assert np.median(np.abs(spread[:, 1] - Z[:, 1])) < 1e-3  # continuous values barely move
+
+
+def test_too_few_rows_have_no_dip_and_the_vote_decides():
+    Z = np.random.default_rng(4).normal(size=(100, 2))
+    assert np.isnan(min_dip(Z, (Z[:, 0] > 0).astype(int)))
+    t = table(silhouette=[0.3, 0.6, 0.5, 0.2], calinski_harabasz=[10.0, 40.0, 30.0, 5.0],
+              davies_bouldin=[0.9, 0.5, 0.7, 0.8], min_dip=[np.nan] * 4)
+    k, prefs, reason = choose_k(t, 0.01)
+    assert k == 3 and prefs["separation"] is None and "preferred by" in reason and "dip" not in reason
+
+
+def _voting_for_3(**columns):
+    t = table(silhouette=[0.3, 0.6, 0.5, 0.2], calinski_harabasz=[10.0, 40.0, 30.0, 5.0],
+              davies_bouldin=[0.9, 0.5, 0.7, 0.8], **columns)
+    t["inertia"] = [100.0, 40.0, 35.0, 30.0]
+    return t
+
+
+def test_the_dip_decides_over_a_vote_that_merges_groups():
+    t = _voting_for_3(min_dip=[0.9, 0.8, 0.6, 0.0])
+    k, prefs, reason = choose_k(t, 0.01)
+    assert k == 4 and prefs["separation"] == 4 and prefs["calinski_harabasz"] == 3
+    assert reason.startswith("k=4: the largest k at which every two neighbouring segments have a dip")
+    assert "at k=5 only 0%: one group would be cut in two" in reason
+    assert "the vote of the other criteria: 3 by elbow, silhouette, calinski-harabasz (2 votes), davies-bouldin" in reason
+    # the vote is unanimous for 3 and 4 has no vote: the criteria split, so 3 is the runner-up
+    assert runner_up(t, prefs, k) == 3
+
+
+def test_the_dip_stops_at_the_first_k_without_one():
+    # 4 dips again after 3 did not: a dip that comes back after a k without one is not trusted
+    t = _voting_for_3(min_dip=[0.9, 0.0, 0.6, 0.5])
+    assert choose_k(t, 0.01)[0] == 2
+    # a k left out by the guardrail is skipped, not a stop
+    t["eligible"] = [True, False, True, True]
+    k, _, reason = choose_k(t, 0.05)
+    assert k == 5 and "k=3 left out: a segment under 5%" in reason and "no larger k was tried" in reason
+
+
+def test_without_a_dip_at_the_smallest_k_the_vote_decides_and_says_why():
+    t = _voting_for_3(min_dip=[0.01, 0.0, 0.0, 0.0])
+    k, prefs, reason = choose_k(t, 0.01)
+    assert k == 3 and prefs["separation"] is None
+    assert "preferred by" in reason and "no k had a dip between every two neighbouring segments" in reason
+
+
+def test_a_shallow_dip_is_a_close_call_with_the_k_below():
+    t = _voting_for_3(min_dip=[0.9, 0.8, CLOSE_DIP / 2, 0.0])
+    t["calinski_harabasz"] = [10.0, 30.0, 40.0, 5.0]  # the vote for 4 as well: only the dip is close
+    t["davies_bouldin"] = [0.9, 0.7, 0.5, 0.8]
+    t["silhouette"] = [0.3, 0.5, 0.6, 0.2]
+    k, prefs, _ = choose_k(t, 0.01)
+    assert k == 4 and runner_up(t, prefs, k) == 3
+    t["min_dip"] = [0.9, 0.8, 0.6, 0.0]
+    k, prefs, _ = choose_k(t, 0.01)
+    assert k == 4 and runner_up(t, prefs, k) is None

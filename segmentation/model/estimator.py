@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from ..errors import InputError
 from .algorithms import fit_hdbscan, make_clusterer, order_by_size, resolve_algorithm, stability
-from .selection import choose_k, close_call_text, compare_labels, gap_statistic, runner_up
+from .selection import choose_k, close_call_text, compare_labels, gap_statistic, min_dip, runner_up
 
 #: Below this many rows K-Means and the metrics run on one thread: thread start-up and
 #: synchronisation cost more than the work (30x slower on a busy 2-core machine).
@@ -75,8 +75,9 @@ class Segmenter(ClusterMixin, BaseEstimator):
     Parameters
     ----------
     n_clusters : int or "auto", default="auto"
-        Number of segments, or "auto" to choose it from ``k_range`` by a weighted vote of the
-        elbow, silhouette, Calinski-Harabasz (two votes), Davies-Bouldin and gap statistic
+        Number of segments, or "auto" to choose it from ``k_range``: the largest k whose
+        neighbouring segments all have a dip in density between them, else a weighted vote of
+        the elbow, silhouette, Calinski-Harabasz (two votes), Davies-Bouldin and gap statistic
         criteria (BIC instead of the gap for ``gmm``); see :func:`~segmentation.model.selection.choose_k`.
         HDBSCAN finds the number itself and takes only "auto".
     k_range : tuple of int, default=(2, 10)
@@ -120,7 +121,8 @@ class Segmenter(ClusterMixin, BaseEstimator):
         The number of segments (without HDBSCAN's noise group).
     k_selection_ : DataFrame
         Per k: inertia, silhouette, calinski_harabasz, davies_bouldin, stability (mean
-        adjusted Rand index across subsamples), min_share, eligible, gap and gap_sd (bic
+        adjusted Rand index across subsamples), min_dip (the shallowest dip in density between
+        two neighbouring segments, on the stability rows), min_share, eligible, gap and gap_sd (bic
         instead for gmm, noise_share for hdbscan), and close_call on the runner-up k of a
         close vote.
     k_preferences_ : dict
@@ -349,6 +351,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
             return make_clusterer(self.algorithm_, k, self.n_init, seed).fit(sample).predict
 
         row["stability"] = stability(refit, labels[stable], Z[stable], self.n_stability, self.random_state)
+        row["min_dip"] = min_dip(Z[stable], labels[stable])
         within = self.max_segments is None or k <= int(self.max_segments)
         row["eligible"] = bool(row["min_share"] >= self.min_segment_share and row.pop("distinct") == k and within)
         return row
