@@ -148,6 +148,7 @@ def ternary_rfm(counts: pd.DataFrame | None, names: dict[int, str]) -> dict:
 
 
 CRITERIA_PANELS = [
+    ("min_dip", "Shallowest dip between segments", "separation"),
     ("inertia", "Elbow (inertia)", "elbow"),
     ("silhouette", "Silhouette (higher is better)", "silhouette"),
     ("calinski_harabasz", "Calinski-Harabasz (higher is better)", "calinski_harabasz"),
@@ -161,7 +162,7 @@ def k_criteria(table: pd.DataFrame, chosen: int, preferences: dict) -> go.Figure
     panels = [p for p in CRITERIA_PANELS if p[0] in table.columns and table[p[0]].notna().any()]
     if len(table) < 2:
         return go.Figure(message_figure(f"k={chosen} was fixed: no range of k was tried"))
-    cols = 2
+    cols = 3 if len(panels) > 4 else 2  # two rows fit the card
     rows = int(np.ceil(len(panels) / cols))
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[p[1] for p in panels], vertical_spacing=0.18)
     for i, (column, _, pref_key) in enumerate(panels):

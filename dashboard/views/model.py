@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from . import Settings
 
 TAB_ID, LABEL = "model", "Model"
-K_OPTIONS = [{"label": "auto (let the criteria vote)", "value": "auto"}] + [
+K_OPTIONS = [{"label": "auto (chosen from the data)", "value": "auto"}] + [
     {"label": f"k = {k}", "value": str(k)} for k in range(2, 11)
 ]
 
