@@ -453,6 +453,35 @@ def test_postgres_column_types_give_the_same_features(postgres, pg_db, tmp_path)
         transaction_features(DatabaseSource(postgres.url(pg_db), table="int_dates"))
 
 
+def test_loans_per_year_is_the_same_in_duckdb_sqlite_and_postgres(postgres, pg_db, tmp_path):
+    """The feature SQL's one float column computed from a CASE (SQLite has no GREATEST) gives
+    the same bits in every engine, and a tenure under 30 days counts as 30."""
+    from test_features import EDGE_ROWS
+
+    columns = ["customer_id", "txn_date", "amount", "repayment_date", "due_date"]
+    # two new customers: 3 loans in 9 days and 2 on their very first day (tenure 0)
+    rows = pd.DataFrame(EDGE_ROWS + [("new", "2024-03-23", "90", "", ""), ("new", "2024-03-27", "90", "", ""),
+                                     ("new", "2024-04-01", "90", "", ""), ("today", "2024-04-01", "40", "", ""),
+                                     ("today", "2024-04-01", "60", "", "")], columns=columns).replace({"": None})
+    urls = {"postgresql": postgres.url(pg_db), "sqlite": f"sqlite:///{tmp_path / 'l.db'}",
+            "duckdb": f"duckdb:///{tmp_path / 'l.duckdb'}"}
+    per_engine = {}
+    for engine, url in urls.items():
+        Database(url).replace_tables({"loans": rows})
+        features, report = transaction_features(DatabaseSource(url, table="loans"), as_of="2024-04-01")
+        assert report.engine == engine
+        per_engine[engine] = features.set_index("customer_id")
+    rate = {engine: f["loans_per_year"] for engine, f in per_engine.items()}
+    pd.testing.assert_series_equal(rate["sqlite"], rate["duckdb"], rtol=0, atol=0)
+    pd.testing.assert_series_equal(rate["postgresql"], rate["duckdb"], rtol=0, atol=0)
+    f = per_engine["duckdb"]
+    assert f.loc["new", "tenure_days"] == 9 and f.loc["today", "tenure_days"] == 0
+    assert f.loc["new", "loans_per_year"] == 3 / (30 / 365)
+    assert f.loc["today", "loans_per_year"] == 2 / (30 / 365)
+    assert f.loc["single", "loans_per_year"] == 1 / (82 / 365)  # 82 days: its own tenure
+    assert (f["loans_per_year"] == f["txn_count"] / (f["tenure_days"].clip(lower=30) / 365)).all()
+
+
 def test_score_and_assign_read_new_data_as_the_model_was_trained(tmp_path, transactions):
     """Outlier caps, kept duplicate rows and the late-after days are the model's: scoring the
     training data again changes nothing, and assign gives the run's segments and features."""
