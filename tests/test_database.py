@@ -8,6 +8,7 @@ import contextlib
 import io
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -355,6 +356,32 @@ def test_database_files_work_the_same_way(tmp_path, transactions, kind):
     )
     code, out, err = cli_call("score", "--db", url, "--table", "loans", "--model", tmp_path / "o" / "model")
     assert code == 0 and "300 customers in all" in out and " 0 new or changed segment" in out, err
+
+
+def test_a_model_from_before_loans_per_year_still_scores_its_tables(tmp_path, transactions):
+    """A model and tables written before the feature SQL had loans_per_year: `score` writes the
+    columns that run wrote (the tables refuse others), rather than failing the daily job."""
+    small = transactions[transactions["customer_id"] <= "C0000200"]
+    path = tmp_path / "bank.db"
+    url = f"sqlite:///{path}"
+    Database(url).replace_tables({"loans": small})
+    code, _, err = cli_call("run", "--db", url, "--table", "loans", "--out", tmp_path / "o", "--k", "3")
+    assert code == 0, err
+    # make them as the previous version wrote them
+    meta_path = tmp_path / "o" / "model" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta["profile_features"].remove("loans_per_year")
+    meta_path.write_text(json.dumps(meta))
+    with sqlite3.connect(path) as con:
+        for table in ("customer_features", "customer_segments"):
+            con.execute(f"ALTER TABLE {table} DROP COLUMN loans_per_year")
+        before = {t: [r[1] for r in con.execute(f"PRAGMA table_info({t})")] for t in ("customer_features", "customer_segments")}
+    code, out, err = cli_call("score", "--db", url, "--table", "loans", "--model", tmp_path / "o" / "model")
+    assert code == 0 and "200 customers in all" in out, err
+    with sqlite3.connect(path) as con:
+        after = {t: [r[1] for r in con.execute(f"PRAGMA table_info({t})")] for t in before}
+        rows = con.execute("SELECT COUNT(*) FROM customer_segments").fetchone()[0]
+    assert after == before and "loans_per_year" not in after["customer_features"] and rows == 200
 
 
 def test_missing_database_file_and_unsupported_url(tmp_path, cli):
