@@ -10,9 +10,11 @@ Everything is chosen on the tune half (even datasets 0-46) and checked on 24 mor
 - every weighting of the criteria, Sugar and James' jump method and prediction strength,
   with four tie-breaks: the best on the tune half, scored on the other designs;
 - counts and totals per year of tenure in place of the counts and totals of loan and
-  purchase logs.
+  purchase logs, with the log transform of every feature, of none but the skewed ones, or of
+  all but one; and, for loan logs, the k and ARI on several draws of the demo generator.
 
-``--save FILE`` / ``--load FILE`` keep the per-k tables so that only the loan logs are refitted.
+``--save FILE`` / ``--load FILE`` keep the per-k tables so that only the loan logs are refitted;
+``--features-only`` measures only the feature choices (about 5 minutes at 5,000 customers).
 """
 
 from __future__ import annotations
@@ -125,13 +127,18 @@ def weighting_lines(tune: list[dict], more: list[dict]) -> list[str]:
     return lines
 
 
-#: Per log shape: (name, features, log-transformed features) of the default and the rate choice.
+#: Loans per year of tenure (a column of the feature SQL) with tenure: issue 12's candidate.
+RATE_LOANS = ["loans_per_year", "avg_txn_amount", "avg_repayment_days", "late_share", "recency_days", "tenure_days"]
+#: Per log shape: (name, features, log-transformed features) of the default and the rate choices.
 FEATURE_CHOICES = {
     "transactions": (
         ("default", ["txn_count", "avg_txn_amount", "total_amount", "avg_repayment_days", "late_share", "recency_days"],
          "auto"),
-        ("per year", ["loans_per_year", "avg_txn_amount", "avg_repayment_days", "late_share", "recency_days",
-                      "tenure_days"], "all"),
+        ("per year", RATE_LOANS, "all"),
+        ("per year, skew test", RATE_LOANS, "auto"),
+        ("per year, tenure not logged", RATE_LOANS, [f for f in RATE_LOANS if f != "tenure_days"]),
+        ("per year, late_share not logged", RATE_LOANS, [f for f in RATE_LOANS if f != "late_share"]),
+        ("per year, no tenure", RATE_LOANS[:-1], "all"),
     ),
     "purchases": (
         ("default", ["recency_days", "frequency", "monetary", "avg_order_value", "tenure_days"], "all"),
@@ -141,15 +148,16 @@ FEATURE_CHOICES = {
 }
 #: The README's demo logs: how many groups their generator plants.
 DEMO_GROUPS = {"transactions": 4, "purchases": 5}
+#: Draws of the demo loan generator (customers, seed): the README's, the tests' and a few more.
+DEMO_DRAWS = [(5_000, 0), (2_000, 7), (1_500, 3), (2_000, 1), (2_000, 2), (600, 5), (3_000, 11)]
 
 
 def with_rates(customers):
-    """Counts and totals per year of tenure (a customer of under 30 days counts as 30 days)."""
+    """Purchases and spend per year of tenure (a customer of under 30 days counts as 30 days);
+    loan logs have loans_per_year from the feature SQL."""
     out = customers.copy()
-    years = np.maximum(out["tenure_days"], 30) / 365
-    if "txn_count" in out:
-        out["loans_per_year"] = out["txn_count"] / years
-    else:
+    if "frequency" in out:
+        years = np.maximum(out["tenure_days"], 30) / 365
         out["purchases_per_year"] = out["frequency"] / years
         out["spend_per_year"] = out["monetary"] / years
     return out
@@ -191,6 +199,9 @@ def feature_lines(root: Path, cap: int | None) -> list[str]:
                 lines.append(f"{shape}, {label}, {len(rows)} logs, {name}: planted k {sum(hits)} of {len(rows)}, "
                              f"median ARI {np.median(aris):.2f}, k-means at the planted k mean ARI "
                              f"{np.mean(ceilings):.2f}")
+        if shape == "transactions":
+            lines += demo_loan_lines(root, choices, fit)
+            continue
         # the README's demo log (5,000 customers, seed 0)
         demo = load_dataset(write_demo(root / f"demo-{shape}.csv", shape=shape))
         for name, features, log in choices:
@@ -199,14 +210,42 @@ def feature_lines(root: Path, cap: int | None) -> list[str]:
     return lines
 
 
+def demo_loan_lines(root: Path, choices, fit) -> list[str]:
+    """Per feature choice, k and ARI against the demo generator's groups on each of
+    :data:`DEMO_DRAWS`, read as a user's file is."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from segmentation import load_dataset
+    from segmentation.demo import demo_transactions
+
+    found = {name: [] for name, _, _ in choices}
+    for n, seed in DEMO_DRAWS:
+        frame = demo_transactions(n, seed=seed, with_groups=True)
+        path = root / f"demo-{n}-{seed}.csv"
+        frame.drop(columns="group").to_csv(path, index=False)
+        demo = load_dataset(path)
+        path.unlink()
+        truth = frame.groupby("customer_id")["group"].first()
+        y = truth.reindex(demo.customers["customer_id"].to_numpy()).to_numpy()
+        for name, features, log in choices:
+            model = fit(demo.customers, features, log)[0]
+            found[name].append(f"{n:,}/{seed}: k={model.n_clusters_} ({adjusted_rand_score(y, model.labels_):.2f})")
+    return [f"transactions, demo draws (customers/seed: k (ARI), {DEMO_GROUPS['transactions']} groups), {name}: "
+            + ", ".join(ks) for name, ks in found.items()]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-customers", type=int, default=5000)
     parser.add_argument("--save", help="pickle the per-k tables of both sets here")
     parser.add_argument("--load", help="read the per-k tables from a --save file instead of fitting")
+    parser.add_argument("--features-only", action="store_true", help="only the feature choices")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        if args.features_only:
+            print("\n".join(["Counts and totals per year of tenure:", *feature_lines(root, args.max_customers)]))
+            return 0
         if args.load:
             with open(args.load, "rb") as f:
                 tune, more = pickle.load(f)

@@ -290,6 +290,13 @@ def score(source, model_dir, options: LoadOptions | None = None, *, out_url: str
         )
     dataset = load_dataset(source, bundle.load_options(options))
     customers, report = dataset.customers, dataset.report
+    # A model fitted before a feature column existed (loans_per_year) writes the columns its
+    # run wrote: the tables that run made refuse any others, and a daily score must not fail.
+    known = bundle.metadata.get("profile_features")
+    if known is not None:
+        customers = customers.drop(columns=[
+            c for c in customers.columns[1:] if c not in known and pd.api.types.is_numeric_dtype(customers[c])
+        ])
     db = Database(out_url) if out_url else source.database
     version = bundle.model_version
     if customers.empty:

@@ -8,6 +8,7 @@ import contextlib
 import io
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -357,6 +358,32 @@ def test_database_files_work_the_same_way(tmp_path, transactions, kind):
     assert code == 0 and "300 customers in all" in out and " 0 new or changed segment" in out, err
 
 
+def test_a_model_from_before_loans_per_year_still_scores_its_tables(tmp_path, transactions):
+    """A model and tables written before the feature SQL had loans_per_year: `score` writes the
+    columns that run wrote (the tables refuse others), rather than failing the daily job."""
+    small = transactions[transactions["customer_id"] <= "C0000200"]
+    path = tmp_path / "bank.db"
+    url = f"sqlite:///{path}"
+    Database(url).replace_tables({"loans": small})
+    code, _, err = cli_call("run", "--db", url, "--table", "loans", "--out", tmp_path / "o", "--k", "3")
+    assert code == 0, err
+    # make them as the previous version wrote them
+    meta_path = tmp_path / "o" / "model" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta["profile_features"].remove("loans_per_year")
+    meta_path.write_text(json.dumps(meta))
+    with sqlite3.connect(path) as con:
+        for table in ("customer_features", "customer_segments"):
+            con.execute(f"ALTER TABLE {table} DROP COLUMN loans_per_year")
+        before = {t: [r[1] for r in con.execute(f"PRAGMA table_info({t})")] for t in ("customer_features", "customer_segments")}
+    code, out, err = cli_call("score", "--db", url, "--table", "loans", "--model", tmp_path / "o" / "model")
+    assert code == 0 and "200 customers in all" in out, err
+    with sqlite3.connect(path) as con:
+        after = {t: [r[1] for r in con.execute(f"PRAGMA table_info({t})")] for t in before}
+        rows = con.execute("SELECT COUNT(*) FROM customer_segments").fetchone()[0]
+    assert after == before and "loans_per_year" not in after["customer_features"] and rows == 200
+
+
 def test_missing_database_file_and_unsupported_url(tmp_path, cli):
     code, _, err = cli("run", "--db", f"sqlite:///{tmp_path / 'none.db'}", "--table", "t", "--out", tmp_path / "o")
     assert code == 2 and f"database file not found: {tmp_path / 'none.db'}" in err
@@ -451,6 +478,35 @@ def test_postgres_column_types_give_the_same_features(postgres, pg_db, tmp_path)
     pd.testing.assert_frame_equal(got, expected, rtol=1e-12)
     with pytest.raises(InputError, match=r"no usable rows: 9 of 30 rows: txn_date is not a date, e.g. '20240105'; 21 of 30 rows are exact copies"):
         transaction_features(DatabaseSource(postgres.url(pg_db), table="int_dates"))
+
+
+def test_loans_per_year_is_the_same_in_duckdb_sqlite_and_postgres(postgres, pg_db, tmp_path):
+    """The feature SQL's one float column computed from a CASE (SQLite has no GREATEST) gives
+    the same bits in every engine, and a tenure under 30 days counts as 30."""
+    from test_features import EDGE_ROWS
+
+    columns = ["customer_id", "txn_date", "amount", "repayment_date", "due_date"]
+    # two new customers: 3 loans in 9 days and 2 on their very first day (tenure 0)
+    rows = pd.DataFrame(EDGE_ROWS + [("new", "2024-03-23", "90", "", ""), ("new", "2024-03-27", "90", "", ""),
+                                     ("new", "2024-04-01", "90", "", ""), ("today", "2024-04-01", "40", "", ""),
+                                     ("today", "2024-04-01", "60", "", "")], columns=columns).replace({"": None})
+    urls = {"postgresql": postgres.url(pg_db), "sqlite": f"sqlite:///{tmp_path / 'l.db'}",
+            "duckdb": f"duckdb:///{tmp_path / 'l.duckdb'}"}
+    per_engine = {}
+    for engine, url in urls.items():
+        Database(url).replace_tables({"loans": rows})
+        features, report = transaction_features(DatabaseSource(url, table="loans"), as_of="2024-04-01")
+        assert report.engine == engine
+        per_engine[engine] = features.set_index("customer_id")
+    rate = {engine: f["loans_per_year"] for engine, f in per_engine.items()}
+    pd.testing.assert_series_equal(rate["sqlite"], rate["duckdb"], rtol=0, atol=0)
+    pd.testing.assert_series_equal(rate["postgresql"], rate["duckdb"], rtol=0, atol=0)
+    f = per_engine["duckdb"]
+    assert f.loc["new", "tenure_days"] == 9 and f.loc["today", "tenure_days"] == 0
+    assert f.loc["new", "loans_per_year"] == 3 / (30 / 365)
+    assert f.loc["today", "loans_per_year"] == 2 / (30 / 365)
+    assert f.loc["single", "loans_per_year"] == 1 / (82 / 365)  # 82 days: its own tenure
+    assert (f["loans_per_year"] == f["txn_count"] / (f["tenure_days"].clip(lower=30) / 365)).all()
 
 
 def test_score_and_assign_read_new_data_as_the_model_was_trained(tmp_path, transactions):

@@ -82,6 +82,11 @@ def test_edge_case_values_by_hand(edge_csv):
     assert f.loc["ontime_edge", "late_share"] == 0.0
     assert f.loc["late_edge", "late_share"] == 1.0
     assert pd.isna(f.loc["allopen", "late_share"])
+    # loans per year of tenure: 1 loan in 82 days; a first loan 12 days ago counts as 30 days
+    assert f.loc["single", "loans_per_year"] == pytest.approx(365 / 82, rel=1e-12)
+    assert f.loc["allopen", "tenure_days"] == 12
+    assert f.loc["allopen", "loans_per_year"] == pytest.approx(365 / 30, rel=1e-12)
+    assert f.loc["sameday", "loans_per_year"] == pytest.approx(2 * 365 / 60, rel=1e-12)
 
 
 def test_late_after_days_moves_the_due_day(edge_csv):

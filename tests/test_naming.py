@@ -70,6 +70,18 @@ def test_only_model_features_name_a_segment():
     )  # still described
 
 
+def test_a_summary_says_a_word_once():
+    """Loans and loans a year both read "borrows often": the stronger says it, the third
+    phrase is the next trait, not the same one again."""
+    p = profile({0: {"loans_per_year": (24, 1.6), "txn_count": (21, 1.2), "avg_repayment_days": (4, -1.1),
+                     "late_share": (0.0, -0.6)}})
+    out = describe_segments(p, ["loans_per_year", "avg_repayment_days", "late_share"], Rules.load())
+    assert out.loc[0, "segment_name"] == "Frequent, fast-repaying borrowers"
+    assert out.loc[0, "summary"] == (
+        "Borrows often (24 loans a year); repays fast (4 days); late on only 0% of loans (25% of customers)."
+    )
+
+
 def test_edited_rule_table_changes_the_action(tmp_path):
     text = Path(Rules.load().source).read_text()
     custom = tmp_path / "rules.yaml"

@@ -107,9 +107,16 @@ def describe_segments(profiles: pd.DataFrame, name_features: list[str], rules: R
         traits = traits_of(z, rules)
         naming = [t for t in traits if t[0] in name_features]
         words = list(dict.fromkeys(rules.trait(f, d)["word"] for f, d, _ in naming))  # no word twice
+        # One phrase per word: loans and loans a year both "borrow often", said once.
+        saying, said = [], set()
+        for f, d, _ in traits:
+            key = rules.trait(f, d).get("word") or (f, d)
+            if key not in said:
+                said.add(key)
+                saying.append((f, d))
         phrases = [
             rules.trait(f, d)["phrase"].format(mean=p[f"{f}_mean"], median=p[f"{f}_median"])
-            for f, d, _ in traits[:3]
+            for f, d in saying[:3]
         ]
         action = _first_action({(f, d) for f, d, _ in traits}, rules)
         if p["segment"] < 0:  # HDBSCAN's noise: a group of its own, not a segment

@@ -38,7 +38,11 @@ TRANSACTION_FEATURES = (
     "open_loans",
     "recency_days",
     "tenure_days",
+    "loans_per_year",
 )
+#: loans_per_year counts a customer of shorter tenure (days) as this long: a first loan
+#: yesterday is one loan a month, not 365 a year.
+TENURE_FLOOR_DAYS = 30
 #: Columns of a purchase log's ``customer_features`` besides ``customer_id``, in this order.
 PURCHASE_FEATURES = (
     "recency_days",
@@ -230,7 +234,8 @@ def _checked_result(engine, columns, kind, options, late_after_days, copies, not
         as_of_day = max(int(last_txn), int(last_repay) if last_repay is not None else int(last_txn))
     else:
         as_of_day = _day_number(options.as_of, "--as-of")
-    sql = load_sql(f"{kind[:-1]}_features").format(as_of_day=as_of_day, late_after_days=late_after_days)
+    sql = load_sql(f"{kind[:-1]}_features").format(
+        as_of_day=as_of_day, late_after_days=late_after_days, tenure_floor_days=TENURE_FLOOR_DAYS)
     features = typed_features(engine.features(sql), _KINDS[kind])
     if engine.dialect not in ("duckdb", "sqlite"):
         # The server's collation may sort ids differently; fit and output in one order everywhere.

@@ -88,7 +88,7 @@ def reference_features(
     optionally due_date (dates parseable by pandas, empty for open loans).
     """
     # (imported here: the SQL runner reports with this package's cleaning rules)
-    from ..io.sql_runner import EPOCH, TRANSACTION_FEATURES, typed_features
+    from ..io.sql_runner import EPOCH, TENURE_FLOOR_DAYS, TRANSACTION_FEATURES, typed_features
 
     t = pd.DataFrame({"customer_id": transactions["customer_id"].astype(str)})
     t["amount"] = transactions["amount"].astype(float)
@@ -123,4 +123,5 @@ def reference_features(
             "tenure_days": as_of_day - g["txn_day"].min(),
         }
     ).reset_index()
+    out["loans_per_year"] = out["txn_count"] / (out["tenure_days"].clip(lower=TENURE_FLOOR_DAYS).astype(float) / 365)
     return typed_features(out, TRANSACTION_FEATURES)

@@ -6,6 +6,10 @@
 -- "Late": repaid after the due day, or still open with the due day before the reference day.
 -- late_share = late loans / loans whose outcome is known (repaid, or open and past due);
 -- NULL when no loan of the customer is known yet.
+-- loans_per_year = loans / (tenure in years), a customer of under {tenure_floor_days} days' tenure
+-- counted as {tenure_floor_days} days (a first loan yesterday is not 365 loans a year). The same floating-point steps as
+-- reference_features (count / (days / 365)), so every engine gives the same bits. A CASE, not
+-- GREATEST: SQLite has none.
 -- {as_of_day}: the reference day (default: the last txn or repayment day in the data).
 WITH loans AS (
     SELECT
@@ -30,7 +34,13 @@ SELECT
         AS late_share,
     SUM(CASE WHEN repay_day IS NULL THEN 1 ELSE 0 END) AS open_loans,
     {as_of_day} - MAX(txn_day) AS recency_days,
-    {as_of_day} - MIN(txn_day) AS tenure_days
+    {as_of_day} - MIN(txn_day) AS tenure_days,
+    CAST(COUNT(*) AS DOUBLE PRECISION)
+        / (CAST(CASE
+                WHEN {as_of_day} - MIN(txn_day) < {tenure_floor_days} THEN {tenure_floor_days}
+                ELSE {as_of_day} - MIN(txn_day)
+            END AS DOUBLE PRECISION) / 365)
+        AS loans_per_year
 FROM loans
 GROUP BY customer_id
 ORDER BY customer_id
