@@ -71,8 +71,8 @@ def dip(A: np.ndarray, B: np.ndarray, bandwidth: float = 0.75) -> float:
     peak = min(density[: low + 1].max(), density[low:].max())
     # Sampling noise: the smoothed counts' standard error is sqrt(count / (2 sqrt(pi) sigma));
     # judged NOISE_ERRORS errors towards no dip, so that a few hundred rows do not dip by chance.
-    error = lambda count: NOISE_ERRORS * np.sqrt(count / (2 * np.sqrt(np.pi) * sigma))  # noqa: E731
-    valley, top = density[low] + error(density[low]), peak - error(peak)
+    errors = NOISE_ERRORS / np.sqrt(2 * np.sqrt(np.pi) * sigma)
+    valley, top = density[low] + errors * np.sqrt(density[low]), peak - errors * np.sqrt(peak)
     return float(np.clip(1 - valley / top, 0.0, 1.0)) if top > 0 else 0.0
 
 
@@ -121,19 +121,23 @@ def min_dip(Z: np.ndarray, labels: np.ndarray) -> float:
     return min(dip(Z[labels == a], Z[labels == b]) for a, b in pairs)
 
 
+def eligible_dips(table: pd.DataFrame) -> pd.Series:
+    """``min_dip`` of the eligible k, by k (empty when the table has no dips)."""
+    if "min_dip" not in table:
+        return pd.Series(dtype=float)
+    return table[table["eligible"]].set_index("k")["min_dip"].sort_index()
+
+
 def separation_choice(table: pd.DataFrame) -> int | None:
     """The largest eligible k such that it and every smaller eligible k are separated
     (``min_dip`` at least :data:`MIN_DIP`); None when the table has no dips or the smallest
     eligible k is not separated already."""
-    ok = table[table["eligible"]].sort_values("k")
-    if "min_dip" not in ok or ok.empty or ok["min_dip"].isna().any():
+    dips = eligible_dips(table)
+    if dips.empty or dips.isna().any():
         return None
-    k = None
-    for row in ok.itertuples():
-        if row.min_dip < MIN_DIP:
-            break
-        k = int(row.k)
-    return k
+    short = dips.index[dips < MIN_DIP]
+    before = dips.index[dips.index < short[0]] if len(short) else dips.index
+    return int(before[-1]) if len(before) else None
 
 
 def gap_statistic(Z: np.ndarray, ks, seed: int = 0, n_refs: int = 10, size: int = 2_000) -> pd.DataFrame:
@@ -234,12 +238,8 @@ def _label(name: str) -> str:
     return name.replace("_", "-") + (" (2 votes)" if WEIGHTS[name] == 2 else "")
 
 
-def _dips(table: pd.DataFrame) -> pd.Series:
-    return table[table["eligible"]].set_index("k")["min_dip"].sort_index()
-
-
 def _separation_reason(table: pd.DataFrame, k: int) -> str:
-    dips = _dips(table)
+    dips = eligible_dips(table)
     reason = (f"k={k}: the largest k at which every two neighbouring segments have a dip in density "
               f"between them (the shallowest dip {dips[k]:.0%} deep")
     after = dips[dips.index > k]
@@ -303,8 +303,8 @@ def choose_k(
     else:
         k = ranked[0][0]
         reason = _vote_reason(prefs, ranked)
-        if "separation" in prefs and not _dips(table).isna().any():
-            first = _dips(table)
+        first = eligible_dips(table)
+        if len(first) and not first.isna().any():
             reason += (f"; no k had a dip between every two neighbouring segments (the shallowest at "
                        f"k={first.index[0]}: {first.iloc[0]:.0%}), so the vote decided")
     too_many = table["k"] > max_segments if max_segments is not None else table["k"] < 0
@@ -385,7 +385,7 @@ def runner_up(table: pd.DataFrame, prefs: dict, k: int) -> int | None:
     criterion alone, even Calinski-Harabasz with its two votes, is a dissent, not a split).
     """
     if k is not None and prefs.get("separation") == k:
-        dips = _dips(table)
+        dips = eligible_dips(table)
         before = dips[dips.index < k]
         if len(before) and dips[k] < CLOSE_DIP:
             return int(before.index[-1])
