@@ -368,3 +368,14 @@ def test_panels_asked_again_come_from_the_cache_and_equal_a_fresh_computation(ws
     fresh = overview.panels(ws, "?seg=0,1", None)
     assert first["count"] == fresh["count"] and first["kpis"] == fresh["kpis"]
     assert overview.cached_panels(ws, "?seg=1", None)["count"] != first["count"]
+
+
+def test_the_model_view_charts_the_dip_that_chose_k(ws):
+    meta = ws.bundle.metadata
+    fig = figures.k_criteria(pd.DataFrame(meta["k_selection"]), meta["k"], meta["k_preferences"])
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles[0] == "Shallowest dip between segments" and len(titles) == 6
+    dip = fig.data[0]
+    assert list(dip.x) == [row["k"] for row in meta["k_selection"]]
+    ringed = fig.data[1]  # the dip's own pick, ringed: the chosen k
+    assert list(ringed.x) == [meta["k_preferences"]["separation"]] == [meta["k"]]
