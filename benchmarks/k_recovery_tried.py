@@ -5,16 +5,20 @@
 Everything is chosen on the tune half (even datasets 0-46) and checked on 24 more designs
 (even seeds 48-94, which the generator continues; none of them is held-out):
 
+- the dip between neighbouring segments as it was built, a step at a time (the line joining
+  the means, Fisher's discriminant, the noise discount, few-valued features spread), each
+  deciding k in place of the product's, from the same fits;
 - prediction strength as a vote in the product's rule (weights, thresholds, tie-breaks), and
   the vote among only the k with enough strength;
 - every weighting of the criteria, Sugar and James' jump method and prediction strength,
   with four tie-breaks: the best on the tune half, scored on the other designs;
 - counts and totals per year of tenure in place of the counts and totals of loan and
   purchase logs, with the log transform of every feature, of none but the skewed ones, or of
-  all but one; and, for loan logs, the k and ARI on several draws of the demo generator.
+  all but one; the default without the features that repeat others; and, for loan logs, the
+  k and ARI on several draws of the demo generator.
 
 ``--save FILE`` / ``--load FILE`` keep the per-k tables so that only the loan logs are refitted;
-``--features-only`` measures only the feature choices (about 5 minutes at 5,000 customers).
+``--features-only`` measures only the feature choices (about 10 minutes at 5,000 customers).
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ import itertools
 import pickle
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from benchmarks.k_recovery import ps_choice, run
 from benchmarks.k_recovery_data import dataset, write
@@ -46,6 +52,70 @@ def jump(r: dict, power: float = JUMP_POWER) -> int:
     ks = np.r_[1, t["k"].to_numpy()]
     d = np.r_[0.0, (inertia / (n * p)) ** (-power)]
     return int(ks[np.argmax(np.diff(d)[1:]) + 1])
+
+
+#: The dip as it was built, a step at a time (README, "how the dip was built"): the options of
+#: :func:`segmentation.model.selection.min_dip` per step; the last is the product's.
+DIP_STEPS = {
+    "along the line joining the means": {"fisher": False, "noise_errors": 0.0, "spread": False},
+    "along Fisher's discriminant": {"noise_errors": 0.0, "spread": False},
+    "+ sampling noise discounted": {"spread": False},
+    "+ few-valued features spread (the product)": {},
+}
+
+
+@contextmanager
+def recording_dips(seen: list):
+    """While active, each ``min_dip`` the product's fit computes (one per k, in k order) also
+    appends every :data:`DIP_STEPS` variant's value to ``seen``."""
+    from segmentation.model import estimator, selection
+
+    def record(Z, labels):
+        seen.append({name: selection.min_dip(Z, labels, **options) for name, options in DIP_STEPS.items()})
+        return selection.min_dip(Z, labels)
+
+    estimator.min_dip = record
+    try:
+        yield
+    finally:
+        estimator.min_dip = selection.min_dip
+
+
+def fit_recording_dips(root: Path, indices, cap: int | None, progress) -> list[dict]:
+    """:func:`benchmarks.k_recovery.run` with one ``dip: <step>`` column per dip variant in
+    each per-k table."""
+    results = []
+    for i in indices:
+        seen: list = []
+        with recording_dips(seen):
+            (r,) = run(root, [i], public=False, max_customers=cap, progress=progress)
+        dips = pd.DataFrame(seen)
+        assert len(dips) == len(r["table"]), "one min_dip per k"
+        for name in DIP_STEPS:
+            r["table"][f"dip: {name}"] = dips[name].to_numpy()
+        results.append(r)
+    return results
+
+
+def dip_step_lines(tune: list[dict], more: list[dict]) -> list[str]:
+    """The planted k found and the median ARI when each dip variant decides (the vote when no
+    k dips), against the vote alone."""
+    from segmentation.model.selection import choose_k
+
+    def rule(name):
+        def k_of(r):
+            t = r["table"].drop(columns="min_dip")
+            if name:
+                t["min_dip"] = t[f"dip: {name}"]
+            return choose_k(t, 0.0)[0]
+        return k_of
+
+    lines = []
+    for label, name in (("the vote of the criteria, no dip", None), *((n, n) for n in DIP_STEPS)):
+        k_of = rule(name)
+        lines.append(f"{label}: tune {fmt(score(tune, [k_of(r) for r in tune]))}, "
+                     f"seeds 48-94 {fmt(score(more, [k_of(r) for r in more]))}")
+    return lines
 
 
 def prefs_of(r: dict, threshold: float = 0.8) -> dict:
@@ -129,11 +199,23 @@ def weighting_lines(tune: list[dict], more: list[dict]) -> list[str]:
 
 #: Loans per year of tenure (a column of the feature SQL) with tenure: issue 12's candidate.
 RATE_LOANS = ["loans_per_year", "avg_txn_amount", "avg_repayment_days", "late_share", "recency_days", "tenure_days"]
-#: Per log shape: (name, features, log-transformed features) of the default and the rate choices.
+LOAN_DEFAULT = ["txn_count", "avg_txn_amount", "total_amount", "avg_repayment_days", "late_share", "recency_days"]
+PURCHASE_DEFAULT = ["recency_days", "frequency", "monetary", "avg_order_value", "tenure_days"]
+
+
+def without(features: list[str], *drop: str) -> list[str]:
+    return [f for f in features if f not in drop]
+
+
+#: Per log shape: (name, features, log-transformed features) of the default, the rate choices
+#: and the default without the features that repeat others (a total is count x average on a
+#: log scale; the late share and the average repayment days both say how late).
 FEATURE_CHOICES = {
     "transactions": (
-        ("default", ["txn_count", "avg_txn_amount", "total_amount", "avg_repayment_days", "late_share", "recency_days"],
-         "auto"),
+        ("default", LOAN_DEFAULT, "auto"),
+        ("without total_amount", without(LOAN_DEFAULT, "total_amount"), "auto"),
+        ("without late_share", without(LOAN_DEFAULT, "late_share"), "auto"),
+        ("without either", without(LOAN_DEFAULT, "total_amount", "late_share"), "auto"),
         ("per year", RATE_LOANS, "all"),
         ("per year, skew test", RATE_LOANS, "auto"),
         ("per year, tenure not logged", RATE_LOANS, [f for f in RATE_LOANS if f != "tenure_days"]),
@@ -141,7 +223,9 @@ FEATURE_CHOICES = {
         ("per year, no tenure", RATE_LOANS[:-1], "all"),
     ),
     "purchases": (
-        ("default", ["recency_days", "frequency", "monetary", "avg_order_value", "tenure_days"], "all"),
+        ("default", PURCHASE_DEFAULT, "all"),
+        ("without monetary", without(PURCHASE_DEFAULT, "monetary"), "all"),
+        ("without tenure_days", without(PURCHASE_DEFAULT, "tenure_days"), "all"),
         ("per year", ["recency_days", "purchases_per_year", "spend_per_year", "avg_order_value", "tenure_days"],
          "all"),
     ),
@@ -252,12 +336,13 @@ def main(argv=None) -> int:
         else:
             def progress(m):
                 print(m, file=sys.stderr, flush=True)
-            tune = run(root, TUNE, public=False, max_customers=args.max_customers, progress=progress)
-            more = run(root, MORE, public=False, max_customers=args.max_customers, progress=progress)
+            tune = fit_recording_dips(root, TUNE, args.max_customers, progress)
+            more = fit_recording_dips(root, MORE, args.max_customers, progress)
         if args.save:
             with open(args.save, "wb") as f:
                 pickle.dump((tune, more), f)
-        lines = ["Prediction strength, chosen on the tune half:", *prediction_strength_lines(tune, more), "",
+        lines = ["The dip, a step at a time:", *dip_step_lines(tune, more), "",
+                 "Prediction strength, chosen on the tune half:", *prediction_strength_lines(tune, more), "",
                  *weighting_lines(tune, more), "", "Counts and totals per year of tenure:", *feature_lines(root, args.max_customers)]
     print("\n".join(lines))
     return 0

@@ -1,6 +1,7 @@
 """The k-recovery benchmark's own measures: prediction strength, the vote with it, the
-separable split (the datasets themselves run in the harness's smoke test); and one of its
-datasets where the dip keeps the groups the vote merges."""
+separable split and the told-apart table (the datasets themselves run in the harness's smoke
+test), the dip steps recorded from one fit; and one of its datasets where the dip keeps the
+groups the vote merges."""
 
 from __future__ import annotations
 
@@ -48,20 +49,25 @@ def test_prediction_strength_as_two_votes_turns_a_tie():
 
 
 def test_the_separable_split_is_an_extra_table_beside_every_dataset():
-    def result(name, half, planted, at_planted, chosen):
+    def result(name, half, planted, at_planted, chosen, accuracy=0.99):
         aris = [at_planted if k == planted else 0.3 for k in (2, 3, 4)]
         aris[chosen - 2] = max(aris[chosen - 2], 0.3)
         table = _table([2, 3, 4], ari=aris, calinski_harabasz=[1.0 if k == chosen else 0.0 for k in (2, 3, 4)])
         return {"name": name, "half": half, "shape": "table", "planted": planted, "table": table,
-                "fit": {"k": chosen, "ari": aris[chosen - 2], "customers": 100}}
+                "fit": {"k": chosen, "ari": aris[chosen - 2], "customers": 100, "classifier_accuracy": accuracy,
+                        "mixture_ari": 0.7}}
 
-    results = [result("a", "tune", 3, 0.95, 3), result("b", "tune", 4, 0.5, 2), result("c", "tune", 2, 0.9, 3)]
+    results = [result("a", "tune", 3, 0.95, 3), result("b", "tune", 4, 0.5, 2),
+               result("c", "tune", 2, 0.9, 3, accuracy=0.6)]
     assert [separable(r) for r in results] == [True, False, True]
     lines = report(results)
     assert "| the product's rule | 33% | " in next(line for line in lines if line.startswith("| the product's rule"))
     split = [line for line in lines if line.startswith("| the product's rule")][1]
     assert "1 of 2 (50%; 2 of 3 separable)" in split
-    assert any(line.startswith("| b | tune | table | 100 | 4 | 2 | 0.30 | 0.50 | no |") for line in lines)
+    assert any(line.startswith("| b | tune | table | 100 | 4 | 2 | 0.30 | 0.50 | no | 0.99 | 0.70 |") for line in lines)
+    # a and b are told apart by the classifier, b is not separable by k-means: b's groups are
+    # there, k-means misses them
+    assert "| tune | 3 | 2 | 2 | 1 | 0.90 | 0.70 |" in lines
     assert np.isfinite(float(split.split("|")[-2]))
 
 
@@ -93,3 +99,19 @@ def test_the_dip_keeps_unequal_groups_that_the_vote_merges(tmp_path):
     assert model.n_clusters_ == spec.k == 4
     y = truth.reindex(ds.customers["customer_id"].to_numpy()).to_numpy()
     assert adjusted_rand_score(y, model.labels_) > 0.9
+
+
+def test_the_dip_steps_are_recorded_from_the_products_own_fit(tmp_path):
+    from benchmarks.k_recovery_tried import DIP_STEPS, dip_step_lines, fit_recording_dips
+    from segmentation.model import estimator, selection
+
+    (r,) = fit_recording_dips(tmp_path, [6], 800, progress=lambda m: None)
+    assert estimator.min_dip is selection.min_dip  # the product's function is back
+    t = r["table"]
+    product = t[f"dip: {list(DIP_STEPS)[-1]}"]
+    assert np.allclose(product, t["min_dip"], equal_nan=True)  # the last step is the product's dip
+    assert not np.allclose(t[f"dip: {list(DIP_STEPS)[0]}"], product)  # and the first is not
+    lines = dip_step_lines([r], [r])
+    # the product's step decides as the product did
+    hit, ari = r["fit"]["k"] == r["planted"], t.set_index("k").loc[r["fit"]["k"], "ari"]
+    assert len(lines) == 1 + len(DIP_STEPS) and lines[-1].endswith(f"seeds 48-94 {hit:.0%} and {ari:.2f}")

@@ -196,6 +196,15 @@ def test_the_dip_is_looked_for_across_correlated_features():
     a = rng.multivariate_normal([0, 0], cov, 800)
     b = rng.multivariate_normal([2, 0], cov, 800)
     assert dip(a, b) > 0.5
+    assert dip(a, b, fisher=False) < MIN_DIP  # the first version's line (the benchmark's variant)
+
+
+def test_sampling_noise_is_discounted_from_the_dip():
+    # Two small groups 4 standard deviations apart dip; the discount makes the dip shallower
+    # (as if the valley were higher and the peaks lower by 1.5 standard errors), not absent.
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(300, 2)), rng.normal(size=(300, 2)) + [4, 0]
+    assert 0.2 < dip(a, b) < dip(a, b, noise_errors=0.0) - 0.1
 
 
 def test_counts_do_not_dip_between_their_values():

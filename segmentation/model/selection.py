@@ -38,7 +38,8 @@ MIN_DIP_ROWS = 300
 MIN_BOUNDARY_ROWS = 20
 
 
-def dip(A: np.ndarray, B: np.ndarray, bandwidth: float = 0.75) -> float:
+def dip(A: np.ndarray, B: np.ndarray, bandwidth: float = 0.75, *, fisher: bool = True,
+        noise_errors: float | None = None) -> float:
     """How deep the density dips between two groups of rows: 1 - (the density at its lowest
     point between the two means) / (the lower of the two peaks), in [0, 1].
 
@@ -49,12 +50,18 @@ def dip(A: np.ndarray, B: np.ndarray, bandwidth: float = 0.75) -> float:
     empty gap between them dip fully (1); a small group on the flank of a large one dips
     too (a group of 6% five standard deviations out: 0.3 to 0.7), where the whole-partition
     criteria would rather merge it.
+
+    ``fisher=False`` projects on the line joining the means instead, and ``noise_errors``
+    overrides :data:`NOISE_ERRORS` (0: no discount): the variants the benchmark compares
+    (``benchmarks/k_recovery_tried.py``).
     """
     ca, cb = A.mean(axis=0), B.mean(axis=0)
     d = cb - ca
-    pooled = np.atleast_2d(np.cov(np.vstack([A - ca, B - cb]), rowvar=False))
-    pooled += 1e-3 * max(np.trace(pooled) / len(pooled), 1e-12) * np.eye(len(pooled))
-    w = np.linalg.solve(pooled, d)
+    w = d
+    if fisher:
+        pooled = np.atleast_2d(np.cov(np.vstack([A - ca, B - cb]), rowvar=False))
+        pooled += 1e-3 * max(np.trace(pooled) / len(pooled), 1e-12) * np.eye(len(pooled))
+        w = np.linalg.solve(pooled, d)
     if not np.isfinite(w).all() or abs(d @ w) < 1e-12:
         return 0.0
     t = (np.vstack([A, B]) - ca) @ w / (d @ w)  # the first mean at 0, the second at 1
@@ -71,7 +78,7 @@ def dip(A: np.ndarray, B: np.ndarray, bandwidth: float = 0.75) -> float:
     peak = min(density[: low + 1].max(), density[low:].max())
     # Sampling noise: the smoothed counts' standard error is sqrt(count / (2 sqrt(pi) sigma));
     # judged NOISE_ERRORS errors towards no dip, so that a few hundred rows do not dip by chance.
-    errors = NOISE_ERRORS / np.sqrt(2 * np.sqrt(np.pi) * sigma)
+    errors = (NOISE_ERRORS if noise_errors is None else noise_errors) / np.sqrt(2 * np.sqrt(np.pi) * sigma)
     valley, top = density[low] + errors * np.sqrt(density[low]), peak - errors * np.sqrt(peak)
     return float(np.clip(1 - valley / top, 0.0, 1.0)) if top > 0 else 0.0
 
@@ -109,16 +116,17 @@ def dequantize(Z: np.ndarray, seed: int = 0) -> np.ndarray:
     return out
 
 
-def min_dip(Z: np.ndarray, labels: np.ndarray) -> float:
+def min_dip(Z: np.ndarray, labels: np.ndarray, *, spread: bool = True, **options) -> float:
     """The shallowest :func:`dip` between two neighbouring segments, on rows spread by
-    :func:`dequantize` (NaN under :data:`MIN_DIP_ROWS` rows or without neighbours)."""
+    :func:`dequantize` (NaN under :data:`MIN_DIP_ROWS` rows or without neighbours).
+    ``spread=False`` skips the spreading; ``options`` go to :func:`dip`."""
     if len(Z) < MIN_DIP_ROWS:
         return float("nan")
-    Z = dequantize(Z)
+    Z = dequantize(Z) if spread else Z
     pairs = neighbours(Z, labels)
     if not pairs:
         return float("nan")
-    return min(dip(Z[labels == a], Z[labels == b]) for a, b in pairs)
+    return min(dip(Z[labels == a], Z[labels == b], **options) for a, b in pairs)
 
 
 def eligible_dips(table: pd.DataFrame) -> pd.Series:
