@@ -95,7 +95,7 @@ def fit_notebook(path: str, n_rows: int | None = None, k: int | None = None):
     X = pd.read_parquet(path)[TRANSACTION_MODEL_FEATURES]
     if n_rows:
         X = X.iloc[:n_rows]
-    Z = Segmenter(n_clusters=2).fit(X).transform(X)  # same imputation, log and scaling as ours
+    Z = Segmenter(n_clusters=2).fit(X).scale(X)  # same imputation, log and scaling as ours
     if k is None:
         scores = {}
         for candidate in range(2, 11):

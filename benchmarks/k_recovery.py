@@ -57,7 +57,7 @@ def measure(path: Path, truth: pd.Series, features: list[str] | None = None) -> 
     model = Segmenter(k_range=K_RANGE, log_features=ds.log_features).fit(X)
     seconds = time.perf_counter() - start
     y = truth.reindex(ds.customers["customer_id"].to_numpy()).to_numpy()
-    Z = model.transform(X)
+    Z = model.scale(X)  # the features' own axes: each k-means below learns its own metric
     table = model.k_selection_.copy()
     ks = table["k"].tolist()
     with threadpool_limits(1):  # the machine is shared: threads only add contention here

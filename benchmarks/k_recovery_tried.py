@@ -8,6 +8,8 @@ Everything is chosen on the tune half (even datasets 0-46) and checked on 24 mor
 - the dip between neighbouring segments as it was built, a step at a time (the line joining
   the means, Fisher's discriminant, the noise discount, few-valued features spread), each
   deciding k in place of the product's, from the same fits;
+- k-means at the planted k in plain standardised units and in its segments' metric at several
+  shrinkages, and the k chosen on demo draws at each (``--metric-only``, about 5 minutes);
 - prediction strength as a vote in the product's rule (weights, thresholds, tie-breaks), and
   the vote among only the k with enough strength;
 - every weighting of the criteria, Sugar and James' jump method and prediction strength,
@@ -115,6 +117,60 @@ def dip_step_lines(tune: list[dict], more: list[dict]) -> list[str]:
         k_of = rule(name)
         lines.append(f"{label}: tune {fmt(score(tune, [k_of(r) for r in tune]))}, "
                      f"seeds 48-94 {fmt(score(more, [k_of(r) for r in more]))}")
+    return lines
+
+
+#: The k-means metric's shrinkage towards a sphere: the values compared (the product's is
+#: :data:`segmentation.model.algorithms.WITHIN_SHRINKAGE`).
+SHRINKAGES = (0.1, 0.3, 0.5)
+#: Draws of the demo e-commerce generator (customers, seed), 5 groups each.
+DEMO_SHOPS = [(600, 5), (1_000, 3), (2_000, 1), (5_000, 0)]
+
+
+def metric_lines(root: Path, cap: int | None) -> list[str]:
+    """K-means at the planted k in plain standardised units and in its segments' metric at
+    each shrinkage (how many datasets it separates, ARI 0.8 or more; the mean ARI), and the k
+    the product chooses on draws of the demo generators at each shrinkage."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from segmentation import load_dataset
+    from segmentation.demo import demo_ecommerce, demo_transactions
+    from segmentation.model import Segmenter, algorithms
+
+    variants = {"plain k-means": {"rounds": 0}, **{f"metric, shrinkage {v}": {"shrinkage": v} for v in SHRINKAGES}}
+    lines = []
+    for label, indices in (("tune", TUNE), ("seeds 48-94", MORE)):
+        aris = {name: [] for name in variants}
+        for i in indices:
+            frame, truth, spec = dataset(i, cap)
+            path = write(frame, root, spec.name)
+            ds = load_dataset(path)
+            path.unlink()
+            X = ds.customers[ds.model_features]
+            y = truth.reindex(ds.customers["customer_id"].to_numpy()).to_numpy()
+            Z = Segmenter(n_clusters=2, n_stability=0, log_features=ds.log_features).fit(X).scale(X)
+            for name, options in variants.items():
+                labels = algorithms.WithinKMeans(spec.k, **options).fit(Z).labels_
+                aris[name].append(adjusted_rand_score(y, labels))
+        lines += [f"{label}, k-means at the planted k, {name}: separates {sum(a >= 0.8 for a in v)} of {len(v)}, "
+                  f"mean ARI {np.mean(v):.2f}" for name, v in aris.items()]
+    default = algorithms.WITHIN_SHRINKAGE
+    try:
+        for v in SHRINKAGES:
+            algorithms.WITHIN_SHRINKAGE = v
+            found = []
+            for n, seed in DEMO_DRAWS:
+                frame = demo_transactions(n, seed=seed, with_groups=True)
+                path = root / "demo.csv"
+                frame.drop(columns="group").to_csv(path, index=False)
+                demo = load_dataset(path)
+                found.append(f"loans {n:,}/{seed}: k={Segmenter(n_stability=0).fit(demo.customers[demo.model_features]).n_clusters_}")
+            for n, seed in DEMO_SHOPS:
+                shop = load_dataset(demo_ecommerce(n, seed=seed))
+                found.append(f"shop {n:,}/{seed}: k={Segmenter(n_stability=0).fit(shop.customers[shop.model_features]).n_clusters_}")
+            lines.append(f"demo draws (4 loan groups, 5 shop groups), shrinkage {v}: " + ", ".join(found))
+    finally:
+        algorithms.WITHIN_SHRINKAGE = default
     return lines
 
 
@@ -250,12 +306,12 @@ def with_rates(customers):
 def feature_lines(root: Path, cap: int | None) -> list[str]:
     """Per log shape, the default features against counts and totals per year of tenure: the
     rule's k and ARI, and k-means at the planted k, on both sets; the demo log's k."""
-    from sklearn.cluster import KMeans
     from sklearn.metrics import adjusted_rand_score
 
     from segmentation import load_dataset
     from segmentation.demo import write_demo
     from segmentation.model import Segmenter
+    from segmentation.model.algorithms import make_clusterer
 
     def fit(customers, features, log):
         X = with_rates(customers)[features]
@@ -275,7 +331,7 @@ def feature_lines(root: Path, cap: int | None) -> list[str]:
                 y = truth.reindex(ds.customers["customer_id"].to_numpy()).to_numpy()
                 for name, features, log in choices:
                     model, X = fit(ds.customers, features, log)
-                    ceiling = KMeans(spec.k, n_init=model.n_init, random_state=0).fit_predict(model.transform(X))
+                    ceiling = make_clusterer(model.algorithm_, spec.k, model.n_init, 0).fit(model.scale(X)).labels_
                     stats[name].append((model.n_clusters_ == spec.k, adjusted_rand_score(y, model.labels_),
                                         adjusted_rand_score(y, ceiling)))
             for name, rows in stats.items():
@@ -324,9 +380,13 @@ def main(argv=None) -> int:
     parser.add_argument("--save", help="pickle the per-k tables of both sets here")
     parser.add_argument("--load", help="read the per-k tables from a --save file instead of fitting")
     parser.add_argument("--features-only", action="store_true", help="only the feature choices")
+    parser.add_argument("--metric-only", action="store_true", help="only the k-means metric's comparisons")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        if args.metric_only:
+            print("\n".join(["K-means in its segments' metric:", *metric_lines(root, args.max_customers)]))
+            return 0
         if args.features_only:
             print("\n".join(["Counts and totals per year of tenure:", *feature_lines(root, args.max_customers)]))
             return 0

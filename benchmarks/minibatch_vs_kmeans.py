@@ -20,7 +20,7 @@ from sklearn.metrics import adjusted_rand_score
 from segmentation import load_dataset
 from segmentation.demo import demo_creditcard
 from segmentation.model import Segmenter
-from segmentation.model.algorithms import make_clusterer
+from segmentation.model.algorithms import plain_clusterer
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "CC_GENERAL.csv"
 
@@ -33,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
     dataset = load_dataset(SHARED if SHARED.exists() else demo_creditcard(8_950, seed=0))
     X = dataset.customers[dataset.model_features]
-    Z0 = Segmenter(n_clusters=2, n_stability=0, log_features=dataset.log_features).fit(X).transform(X)
+    Z0 = Segmenter(n_clusters=2, n_stability=0, log_features=dataset.log_features).fit(X).scale(X)
     rng = np.random.default_rng(0)
     Z = np.repeat(Z0, -(-args.rows // len(Z0)), axis=0)[: args.rows]
     Z = Z + rng.normal(0, 0.05, Z.shape)
@@ -44,7 +44,7 @@ def main() -> None:
         print(f"k={k}  kmeans     {time.perf_counter() - start:6.1f} s")
         for seed in range(args.seeds):
             start = time.perf_counter()
-            mb = make_clusterer("minibatch", k, 4, seed).fit(Z)
+            mb = plain_clusterer("minibatch", k, 4, seed).fit(Z)
             print(
                 f"k={k}  minibatch  {time.perf_counter() - start:6.1f} s  seed {seed}  "
                 f"inertia {100 * (mb.inertia_ / ref.inertia_ - 1):+.1f}%  "

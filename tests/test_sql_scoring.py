@@ -44,8 +44,9 @@ def grid_rows() -> pd.DataFrame:
 
 
 def near_tie_rows(params: ScoringParameters, n: int = 600, seed: int = 0) -> pd.DataFrame:
-    """Raw feature rows mapped from points on the bisector of two centroids, then nudged by a
-    few ulps: their two nearest distances differ only in the last bits."""
+    """Raw feature rows mapped from points on the bisector of two centroids (in the whitened
+    space the centroids live in), then nudged by a few ulps: their two nearest distances
+    differ only in the last bits."""
     rng = np.random.default_rng(seed)
     k, p = params.centers.shape
     rows = []
@@ -55,7 +56,8 @@ def near_tie_rows(params: ScoringParameters, n: int = 600, seed: int = 0) -> pd.
         normal = (cb - ca) / np.linalg.norm(cb - ca)
         step = rng.normal(size=p)
         step -= step.dot(normal) * normal  # stay on the bisector
-        z = (ca + cb) / 2 + 0.1 * step
+        u = (ca + cb) / 2 + 0.1 * step  # in the centroids' space: back to the scaled space
+        z = u if params.whitening is None else np.linalg.solve(params.whitening.T, u)
         y = z * params.scales + params.means
         x = np.where(params.logged, np.sign(y) * np.expm1(np.abs(y)), y)
         x = x + rng.integers(-3, 4, size=p) * np.spacing(x)

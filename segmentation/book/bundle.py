@@ -42,12 +42,14 @@ from .profiles import anova_table, crosstab, profile_table
 
 FORMAT_VERSION = 1
 # Types skops may instantiate beyond its own defaults; anything else in a file is refused.
-# The last two are the k-d tree of the nearest-neighbour step that assigns HDBSCAN segments.
+# The last two are the k-d tree of the nearest-neighbour step that assigns HDBSCAN segments;
+# Whitening is the k-means metric step (models saved before it have none).
 # Log1pColumns under both paths: models saved before the package layout had it in
 # segmentation.model (which still exports it).
 TRUSTED_TYPES = [
     "segmentation.model.Log1pColumns",
     "segmentation.model.estimator.Log1pColumns",
+    "segmentation.model.estimator.Whitening",
     "numpy.dtype",
     "sklearn.neighbors._kd_tree.KDTree",
     "sklearn.metrics._dist_metrics.EuclideanDistance64",

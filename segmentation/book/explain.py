@@ -167,7 +167,7 @@ def feature_scales(bundle) -> dict[str, FeatureScale]:
     for j, name in enumerate(bundle.features):
         r = ranges.get(name)
         if r is None and bundle.has_centroids:
-            centers = bundle.scoring.centers[:, j]
+            centers = bundle.scoring.scaled_centers[:, j]
             inv = _inverse(bundle.scoring, j, np.array([centers.min() - 3, centers.max() + 3]))
             r = {"min": float(inv[0]), "max": float(inv[1])}
         r = r or {"min": -math.inf, "max": math.inf}
@@ -246,38 +246,43 @@ def _moves(bundle, params, axes: dict[str, FeatureScale], x, z, target: int, tar
     features = bundle.features
     bounds = np.array([[_forward(params, j, axes[f].low), _forward(params, j, axes[f].high)]
                        for j, f in enumerate(features)])
+    space = (params.scaled_centers, params.metric)
     candidates = []  # (size, {feature index: scaled value})
     for j in range(len(features)):
-        u = float(_nearest_in(*_intervals(params.centers, z[None, :], target, j), bounds[j], z[j])[0])
+        u = float(_nearest_in(*_intervals(space, z[None, :], target, j), bounds[j], z[j])[0])
         if not math.isnan(u):
             candidates.append((abs(u - z[j]), {j: u}))
     singles = sorted(candidates, key=lambda c: c[0])
     best_single = singles[0][0] if singles else math.inf
     pairs = []
     for i, j in combinations(range(len(features)), 2):
-        found = _best_pair(params.centers, z, target, i, j, bounds)
+        found = _best_pair(space, z, target, i, j, bounds)
         if found is not None and found[0] < PAIR_GAIN * best_single:
             pairs.append(found)
     ranked = sorted(singles + sorted(pairs, key=lambda c: c[0])[:1], key=lambda c: c[0])
     return _verified(bundle, params, axes, x, ranked[: 2 * MAX_MOVES], target, target_name)
 
 
-def _intervals(centers: np.ndarray, Z: np.ndarray, target: int, j: int) -> tuple[np.ndarray, np.ndarray]:
+def _intervals(space, Z: np.ndarray, target: int, j: int) -> tuple[np.ndarray, np.ndarray]:
     """For each row of ``Z``: the values u of coordinate ``j`` (the others fixed) where
-    ``target``'s centre is strictly the nearest, as arrays lo and hi (empty: lo > hi)."""
-    rest = ((Z[:, None, :] - centers[None, :, :]) ** 2)
-    rest[:, :, j] = 0.0
-    a_all = rest.sum(axis=2)  # (rows, k)
-    ct = centers[target, j]
+    ``target``'s centre is strictly the nearest, as arrays lo and hi (empty: lo > hi).
+
+    ``space`` is (the centres in the scaled space, the metric M of the squared distance
+    ``(z - c) M (z - c)``). Along coordinate j, d_target - d_s = a - b * u: the u**2 terms
+    cancel, a is the difference at u = 0 and b = 2 M[j] (c_target - c_s)."""
+    centers, M = space
+    base = np.array(Z, dtype=float, copy=True)
+    base[:, j] = 0.0
+    diff = base[:, None, :] - centers[None, :, :]  # (rows, k, features)
+    q = np.einsum("rkf,fg,rkg->rk", diff, M, diff)
     lo = np.full(len(Z), -np.inf)
     hi = np.full(len(Z), np.inf)
     for s in range(len(centers)):
         if s == target:
             continue
-        cs = centers[s, j]
-        # d_target - d_s = a - b * u, negative where the target is nearer
-        a = a_all[:, target] - a_all[:, s] + ct * ct - cs * cs
-        b = 2.0 * (ct - cs)
+        # negative where the target is nearer
+        a = q[:, target] - q[:, s]
+        b = 2.0 * float(M[j] @ (centers[target] - centers[s]))
         if b > 0:
             lo = np.maximum(lo, a / b)
         elif b < 0:
@@ -296,13 +301,13 @@ def _nearest_in(lo, hi, bound, current: float) -> np.ndarray:
     return np.where(lo > hi, np.nan, inside)
 
 
-def _best_pair(centers, z, target, i, j, bounds):
+def _best_pair(space, z, target, i, j, bounds):
     """The smallest change of features ``i`` and ``j`` together (``i`` on a grid, ``j`` exact)."""
     grid = np.linspace(bounds[i][0], bounds[i][1], PAIR_GRID)
     grid = grid[grid != z[i]]
     Z = np.repeat(z[None, :], len(grid), axis=0)
     Z[:, i] = grid
-    v = _nearest_in(*_intervals(centers, Z, target, j), bounds[j], z[j])
+    v = _nearest_in(*_intervals(space, Z, target, j), bounds[j], z[j])
     size = np.hypot(grid - z[i], v - z[j])
     size[np.isnan(v) | (v == z[j])] = np.inf  # a change of one feature only is a single
     best = int(np.argmin(size))

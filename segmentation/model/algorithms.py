@@ -14,11 +14,19 @@
   leaves customers that fit no segment as noise (segment -1). It has no ``predict``; it is fit
   on a sample and every customer (new ones too) gets the segment of the nearest sampled
   customer, through a 1-nearest-neighbour classifier that the saved model carries.
+
+Both k-means work in the metric of their own segments (:class:`WithinKMeans`): standardised
+features weigh every feature alike, so a feature that carries no group (or a group's long
+spread along one feature) pulls k-means into cutting across it; the pooled within-segment
+covariance, as Fisher's linear discriminant uses it, weighs each direction by how tightly the
+segments hold it. Measured on the k-recovery benchmark (``benchmarks/k_recovery.py``; README,
+"k recovery").
 """
 
 from __future__ import annotations
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import HDBSCAN, KMeans, MiniBatchKMeans
 from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture
@@ -40,7 +48,15 @@ def resolve_algorithm(algorithm: str, n_rows: int) -> str:
 
 
 def make_clusterer(algorithm: str, k: int, n_init: int, seed: int):
-    """An unfitted estimator with ``k`` clusters and ``fit``/``predict``."""
+    """An unfitted estimator with ``k`` clusters and ``fit``/``predict`` (k-means in its
+    segments' own metric for ``kmeans`` and ``minibatch``)."""
+    if algorithm in ("kmeans", "minibatch"):
+        return WithinKMeans(k, algorithm=algorithm, n_init=n_init, random_state=seed)
+    return plain_clusterer(algorithm, k, n_init, seed)
+
+
+def plain_clusterer(algorithm: str, k: int, n_init: int, seed: int):
+    """The scikit-learn estimator itself (k-means in the space it is given)."""
     if algorithm == "kmeans":
         return KMeans(k, n_init=n_init, random_state=seed)
     if algorithm == "minibatch":
@@ -50,6 +66,96 @@ def make_clusterer(algorithm: str, k: int, n_init: int, seed: int):
         # that is constant on a feature (a one-hot column) from a singular covariance.
         return GaussianMixture(k, covariance_type="full", n_init=1, reg_covar=1e-4, random_state=seed)
     raise InputError(f"{algorithm} does not take a number of segments")
+
+
+#: Rounds of k-means and the within-segment covariance of its segments (:class:`WithinKMeans`).
+WITHIN_ROUNDS = 3
+#: The covariance is shrunk this far towards a sphere of the same total variance, so that a
+#: feature constant inside every segment (a flag, a one-hot column) cannot weigh without bound.
+WITHIN_SHRINKAGE = 0.3
+
+
+def whitening(Z: np.ndarray, labels: np.ndarray, shrinkage: float | None = None) -> np.ndarray:
+    """The matrix ``A`` such that in ``Z @ A`` the pooled within-segment covariance of
+    ``labels`` (shrunk by ``shrinkage``, default :data:`WITHIN_SHRINKAGE`, towards a sphere) is
+    the identity, scaled so that the rows keep the total variance of ``Z`` (k-means' inertia
+    stays on the same scale)."""
+    shrinkage = WITHIN_SHRINKAGE if shrinkage is None else shrinkage
+    ids = np.unique(labels)
+    means = np.zeros((ids.max() + 1, Z.shape[1]))
+    for i in ids:
+        means[i] = Z[labels == i].mean(axis=0)
+    W = np.atleast_2d(np.cov(Z - means[labels], rowvar=False))
+    W = (1 - shrinkage) * W + shrinkage * np.trace(W) / len(W) * np.eye(len(W))
+    values, vectors = np.linalg.eigh(W)
+    A = vectors / np.sqrt(np.maximum(values, 1e-12 * values.max()))
+    return A * np.sqrt(len(W) / (A**2).sum())
+
+
+class WithinKMeans(ClusterMixin, BaseEstimator):
+    """K-means in the metric of its own segments: k-means, then again in the space where the
+    pooled within-segment covariance of its segments is the identity (:func:`whitening`), for
+    :data:`WITHIN_ROUNDS` rounds.
+
+    The distance is Fisher's (linear discriminant analysis'), so k-means behaves like a
+    Gaussian mixture whose segments share one covariance: a group stretched along a feature,
+    or a feature that separates nothing, no longer draws the cuts across it; on standardised
+    features with no such structure the rounds change little (the covariance is near a sphere).
+
+    ``shrinkage`` (default :data:`WITHIN_SHRINKAGE`) goes to :func:`whitening`; ``rounds=0`` is
+    plain k-means.
+
+    Attributes
+    ----------
+    whitening_ : ndarray of shape (n_features, n_features)
+        Rows times this matrix are the space the centres live in.
+    kmeans_ : KMeans or MiniBatchKMeans
+        The last round's k-means, fitted in that space.
+    cluster_centers_ : ndarray of shape (n_clusters, n_features)
+        Its centres (in the whitened space).
+    inertia_ : float
+        Within-segment sum of squares in the input space (comparable across k and with plain
+        k-means).
+    labels_ : ndarray of shape (n_samples,)
+    """
+
+    def __init__(self, n_clusters=8, *, algorithm="kmeans", n_init=4, random_state=0, rounds=WITHIN_ROUNDS,
+                 shrinkage=None):
+        self.n_clusters = n_clusters
+        self.algorithm = algorithm
+        self.n_init = n_init
+        self.random_state = random_state
+        self.rounds = rounds
+        self.shrinkage = shrinkage
+
+    def fit(self, Z, y=None):
+        Z = np.asarray(Z, dtype=float)
+        A = np.eye(Z.shape[1])
+        est = plain_clusterer(self.algorithm, self.n_clusters, self.n_init, self.random_state).fit(Z)
+        labels = est.labels_
+        for _ in range(self.rounds):
+            if len(np.unique(labels)) < 2 or len(Z) <= Z.shape[1] + self.n_clusters:
+                break
+            A = whitening(Z, labels, self.shrinkage)
+            est = plain_clusterer(self.algorithm, self.n_clusters, self.n_init, self.random_state).fit(Z @ A)
+            labels = est.labels_
+        self.whitening_, self.kmeans_ = A, est
+        self.cluster_centers_ = est.cluster_centers_
+        self.labels_ = np.asarray(labels)
+        self.inertia_ = within_sum_of_squares(Z, self.labels_)
+        return self
+
+    def predict(self, Z):
+        return self.kmeans_.predict(np.asarray(Z, dtype=float) @ self.whitening_)
+
+
+def within_sum_of_squares(Z: np.ndarray, labels: np.ndarray) -> float:
+    """Sum of squared distances of rows to their segment's mean (k-means' inertia)."""
+    total = 0.0
+    for label in np.unique(labels):
+        part = Z[labels == label]
+        total += float(((part - part.mean(axis=0)) ** 2).sum())
+    return total
 
 
 def centres(est) -> np.ndarray:

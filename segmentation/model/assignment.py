@@ -2,9 +2,9 @@
 :func:`segmentation.outputs.sql.scoring_sql` mirrors, so that Python and SQL agree on every row.
 
 The SELECT that ``scoring_sql`` writes applies the fitted preprocessing (median
-imputation, ``sign(x) * ln(1 + |x|)`` on the log features, standard scaling) and picks the
-nearest centroid, so any number of customers can be assigned inside PostgreSQL, DuckDB or
-another ANSI engine, with no Python.
+imputation, ``sign(x) * ln(1 + |x|)`` on the log features, standard scaling, the k-means
+metric's whitening matrix) and picks the nearest centroid, so any number of customers can be
+assigned inside PostgreSQL, DuckDB or another ANSI engine, with no Python.
 
 Equal results on every row, ties included, need the same floating-point operations in the same
 order on both sides. scikit-learn's ``KMeans.predict`` goes through BLAS (``||c||^2 - 2 x.c``,
@@ -49,7 +49,12 @@ class ScoringParameters:
     means, scales : ndarray of shape (n_features,)
         The scaler's mean and scale (in the log space for logged features).
     centers : ndarray of shape (k, n_features)
-        Centroids in the scaled space; row i is segment i.
+        Centroids in the space distances are measured in (the scaled space, whitened when
+        ``whitening`` is set); row i is segment i.
+    whitening : ndarray of shape (n_features, n_features) or None
+        The scaled rows times this matrix are the space of ``centers`` (the within-segment
+        metric of :class:`~segmentation.model.algorithms.WithinKMeans`); None in models
+        saved before it, whose centroids live in the scaled space itself.
     """
 
     features: tuple[str, ...]
@@ -58,14 +63,17 @@ class ScoringParameters:
     means: np.ndarray
     scales: np.ndarray
     centers: np.ndarray
+    whitening: np.ndarray | None = None
 
     @classmethod
     def from_pipeline(cls, pipeline, features) -> ScoringParameters:
-        """Parameters of a fitted ``Pipeline(impute, log, scale, kmeans)`` (see model.py)."""
+        """Parameters of a fitted ``Pipeline(impute, log, scale, [whiten,] kmeans)`` (see
+        :class:`~segmentation.model.Segmenter`)."""
         steps = pipeline.named_steps
         logged = [False] * len(features)
         for i in steps["log"].columns:
             logged[i] = True
+        whiten = steps.get("whiten")
         return cls(
             features=tuple(features),
             medians=np.asarray(steps["impute"].statistics_, dtype=float),
@@ -73,6 +81,7 @@ class ScoringParameters:
             means=np.asarray(steps["scale"].mean_, dtype=float),
             scales=np.asarray(steps["scale"].scale_, dtype=float),
             centers=np.asarray(steps["kmeans"].cluster_centers_, dtype=float),
+            whitening=None if whiten is None else np.asarray(whiten.matrix, dtype=float),
         )
 
     @property
@@ -86,6 +95,8 @@ class ScoringParameters:
                 for name in ("medians", "means", "scales", "centers")
             },
         }
+        if self.whitening is not None:  # (absent, the version of a model saved before stays)
+            exact["whitening"] = [float(v).hex() for v in np.ravel(self.whitening)]
         return hashlib.sha256(json.dumps(exact, sort_keys=True).encode()).hexdigest()[:12]
 
     def transform(self, X) -> np.ndarray:
@@ -96,9 +107,33 @@ class ScoringParameters:
             values[:, j] = signed_log(values[:, j])
         return (values - self.means) / self.scales
 
+    def whiten(self, Z: np.ndarray) -> np.ndarray:
+        """Scaled rows in the space of the centroids (the SQL's ``whitened`` step): column m
+        is ``z0 * w[0, m] + z1 * w[1, m] + ...``, summed from the first term."""
+        if self.whitening is None:
+            return Z
+        out = np.empty((len(Z), self.whitening.shape[1]))
+        for m in range(self.whitening.shape[1]):
+            total = np.zeros(len(Z))
+            for j, w in enumerate(self.whitening[:, m]):
+                total = total + Z[:, j] * w
+            out[:, m] = total
+        return out
+
+    @property
+    def metric(self) -> np.ndarray:
+        """The squared distance between scaled rows a and b is ``(a - b) @ metric @ (a - b)``."""
+        w = np.eye(len(self.features)) if self.whitening is None else self.whitening
+        return w @ w.T
+
+    @property
+    def scaled_centers(self) -> np.ndarray:
+        """The centroids in the scaled space (each column is one feature's scaled axis)."""
+        return self.centers if self.whitening is None else np.linalg.solve(self.whitening.T, self.centers.T).T
+
     def distances(self, X) -> np.ndarray:
         """Squared distance of each row to each centroid, shape (n_rows, k)."""
-        Z = self.transform(X)
+        Z = self.whiten(self.transform(X))
         out = np.empty((len(Z), len(self.centers)))
         for i, center in enumerate(self.centers):
             total = np.zeros(len(Z))

@@ -1,4 +1,5 @@
-"""The segmentation estimator: impute, log-transform skewed money, scale, cluster.
+"""The segmentation estimator: impute, log-transform skewed money, scale, cluster (k-means in
+the metric of its own segments).
 
 Segment ids are ordered by a fixed rule so that the same data and settings always give the
 same ids: **segment 0 is the largest segment**, then by decreasing size; equal sizes are
@@ -23,7 +24,15 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from ..errors import InputError
-from .algorithms import fit_hdbscan, make_clusterer, order_by_size, resolve_algorithm, stability
+from .algorithms import (
+    fit_hdbscan,
+    make_clusterer,
+    order_by_size,
+    plain_clusterer,
+    resolve_algorithm,
+    stability,
+    within_sum_of_squares,
+)
 from .selection import choose_k, close_call_text, compare_labels, gap_statistic, min_dip, runner_up
 
 #: Below this many rows K-Means and the metrics run on one thread: thread start-up and
@@ -57,6 +66,27 @@ class Log1pColumns(TransformerMixin, BaseEstimator):
         idx = list(self.columns)
         X[:, idx] = np.sign(X[:, idx]) * np.log1p(np.abs(X[:, idx]))
         return X
+
+
+class Whitening(TransformerMixin, BaseEstimator):
+    """Rows times a fixed matrix: the metric k-means learned from its segments
+    (:class:`~segmentation.model.algorithms.WithinKMeans`), as a pipeline step.
+
+    Parameters
+    ----------
+    matrix : ndarray of shape (n_features, n_features)
+    """
+
+    def __init__(self, matrix=None):
+        self.matrix = matrix
+
+    def fit(self, X, y=None):
+        self.n_features_in_ = np.asarray(X).shape[1]
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "n_features_in_")
+        return np.asarray(X, dtype=float) @ self.matrix
 
 
 def skewed_columns(X: pd.DataFrame, threshold: float = 1.0) -> list[str]:
@@ -114,7 +144,8 @@ class Segmenter(ClusterMixin, BaseEstimator):
     Attributes
     ----------
     pipeline_ : Pipeline
-        Fitted imputer, log transform, scaler and clusterer; ``predict`` gives segment ids.
+        Fitted imputer, log transform, scaler, for k-means the within-segment metric
+        (``whiten``, a :class:`Whitening`), and clusterer; ``predict`` gives segment ids.
     algorithm_ : str
         The algorithm used ("auto" resolved).
     n_clusters_ : int
@@ -138,7 +169,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
     log_features_ : list of str
         Features that were log-transformed.
     projection_ : PCA or None
-        Two principal components of the scaled features, for plots of the customers (None
+        Two principal components of the space the clusters live in, for plots of the customers (None
         for fewer than 3 customers or no spread).
     feature_names_in_ : ndarray of str
         Features in input order.
@@ -224,23 +255,34 @@ class Segmenter(ClusterMixin, BaseEstimator):
                 step = self._fit_hdbscan(Z, rng2)
             else:
                 self._choose_k(sweep, k_lo, k_hi, rng2, progress)
+        steps = [*prep.steps]
+        if self.algorithm_ in ("kmeans", "minibatch"):
+            steps.append(("whiten", self._final_metric(sweep)))
+            Z = steps[-1][1].transform(Z)
         if self.algorithm_ != "hdbscan":
             with _threads(n):
-                est = make_clusterer(self.algorithm_, self.n_clusters_, self.n_init, self.random_state).fit(Z)
+                est = plain_clusterer(self.algorithm_, self.n_clusters_, self.n_init, self.random_state).fit(Z)
             order_by_size(est, Z)
             # The foundation's step name: scripts reach the centroids as named_steps["kmeans"].
             step = ("kmeans" if self.algorithm_ in ("kmeans", "minibatch") else self.algorithm_, est)
-        self.pipeline_ = Pipeline([*prep.steps, step])
+        self.pipeline_ = Pipeline([*steps, step])
         self.labels_ = self.pipeline_[-1].predict(Z).astype(int)
         self.k_close_ = None
         if self.algorithm_ != "hdbscan" and self.n_clusters == "auto":
-            self._close_call(sweep, step[1])
+            self._close_call(sweep, self.pipeline_[len(prep.steps):])
         # (a handful of identical rows, as a live Tableau partition can send, has no axes)
         spread = n >= 3 and bool(np.ptp(Z, axis=0).any())
         self.projection_ = (
             PCA(n_components=min(2, Z.shape[1]), random_state=self.random_state).fit(Z) if spread else None
         )
         return self
+
+    def _final_metric(self, sweep: np.ndarray) -> Whitening:
+        """The within-segment metric of k-means at the chosen k, learned on the sweep rows (the
+        final k-means then runs once, on every row, in that metric)."""
+        with _threads(len(sweep)):
+            learned = make_clusterer(self.algorithm_, self.n_clusters_, self.n_init, self.random_state).fit(sweep)
+        return Whitening(learned.whitening_).fit(sweep)
 
     def predict(self, X):
         """Segment id of each row of ``X`` (a frame with the training features, or an array
@@ -249,9 +291,16 @@ class Segmenter(ClusterMixin, BaseEstimator):
         return self.pipeline_.predict(as_feature_frame(X, list(self.feature_names_in_)))
 
     def transform(self, X):
-        """Rows in the scaled space the clusters live in."""
+        """Rows in the space the clusters live in (scaled; for k-means, then whitened)."""
         check_is_fitted(self, "pipeline_")
         return self.pipeline_[:-1].transform(as_feature_frame(X, list(self.feature_names_in_)))
+
+    def scale(self, X):
+        """Rows imputed, log-transformed and standardised: the features' own axes, before the
+        k-means metric (the space a plain k-means would cluster in)."""
+        check_is_fitted(self, "pipeline_")
+        end = list(self.pipeline_.named_steps).index("scale") + 1
+        return self.pipeline_[:end].transform(as_feature_frame(X, list(self.feature_names_in_)))
 
     def project(self, X) -> np.ndarray:
         """The first two principal components of each row (one with a single feature)."""
@@ -289,7 +338,8 @@ class Segmenter(ClusterMixin, BaseEstimator):
 
     def _close_call(self, sweep: np.ndarray, est) -> None:
         """When the criteria split, say which segments the runner-up k would merge or split:
-        from the overlap of the final segments and a fit at that k, on the sweep rows."""
+        from the overlap of the final segments (``est`` labels scaled rows) and a fit at that
+        k, on the sweep rows."""
         alt = runner_up(self.k_selection_, self.k_preferences_, self.n_clusters_)
         if alt is None:
             return
@@ -427,15 +477,6 @@ def fit_partition(rows: pd.DataFrame, k: int = 0, **params) -> Segmenter:
     else:
         model = Segmenter(min(k, max(distinct, 1)), **params)
     return model.fit(rows) if distinct else model
-
-
-def within_sum_of_squares(Z: np.ndarray, labels: np.ndarray) -> float:
-    """Sum of squared distances of rows to their segment's mean (k-means' inertia)."""
-    total = 0.0
-    for label in np.unique(labels):
-        part = Z[labels == label]
-        total += float(((part - part.mean(axis=0)) ** 2).sum())
-    return total
 
 
 def as_feature_frame(X, features: list[str]) -> pd.DataFrame:
