@@ -257,7 +257,9 @@ class Segmenter(ClusterMixin, BaseEstimator):
                 self._choose_k(sweep, k_lo, k_hi, rng2, progress)
         steps = [*prep.steps]
         if self.algorithm_ in ("kmeans", "minibatch"):
-            steps.append(("whiten", self._final_metric(sweep)))
+            # The metric k-means learned at the chosen k on the sweep rows; the final k-means
+            # then runs once, on every row, in it.
+            steps.append(("whiten", Whitening(self._sweep_metrics[self.n_clusters_]).fit(sweep)))
             Z = steps[-1][1].transform(Z)
         if self.algorithm_ != "hdbscan":
             with _threads(n):
@@ -276,13 +278,6 @@ class Segmenter(ClusterMixin, BaseEstimator):
             PCA(n_components=min(2, Z.shape[1]), random_state=self.random_state).fit(Z) if spread else None
         )
         return self
-
-    def _final_metric(self, sweep: np.ndarray) -> Whitening:
-        """The within-segment metric of k-means at the chosen k, learned on the sweep rows (the
-        final k-means then runs once, on every row, in that metric)."""
-        with _threads(len(sweep)):
-            learned = make_clusterer(self.algorithm_, self.n_clusters_, self.n_init, self.random_state).fit(sweep)
-        return Whitening(learned.whitening_).fit(sweep)
 
     def predict(self, X):
         """Segment id of each row of ``X`` (a frame with the training features, or an array
@@ -313,6 +308,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
 
     def _choose_k(self, sweep: np.ndarray, k_lo: int, k_hi: int, rng: np.random.Generator, progress) -> None:
         stable = rng.choice(len(sweep), min(self.stability_size, len(sweep)), replace=False)
+        self._sweep_metrics = {}  # k -> the k-means metric learned at k (kept for the final fit)
         if self.n_clusters != "auto":
             self.n_clusters_ = k_lo
             self.k_selection_ = pd.DataFrame([self._score_k(sweep, k_lo, stable)])
@@ -391,6 +387,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
     def _score_k(self, Z: np.ndarray, k: int, stable: np.ndarray) -> dict:
         """The criteria of k on ``Z``; stability measured on the rows ``stable``."""
         est = make_clusterer(self.algorithm_, k, self.n_init, self.random_state).fit(Z)
+        self._sweep_metrics[k] = getattr(est, "whitening_", None)
         labels = est.predict(Z)
         row = self._criteria(Z, labels, k)
         row["inertia"] = float(est.inertia_) if hasattr(est, "inertia_") else within_sum_of_squares(Z, labels)

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
-
 from ..model.assignment import ScoringParameters
 
 _PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
@@ -55,11 +53,11 @@ def scoring_sql(
         x = f"CASE WHEN x{j} < 0 THEN -LN(1 - x{j}) ELSE LN(1 + x{j}) END" if logged else f"x{j}"
         scaled.append(f"({x} - {_num(params.means[j])}) / {_num(params.scales[j])} AS z{j}")
     # With a whitening matrix, the centroids live in its space: u_m = z0 * w0m + z1 * w1m + ...
-    space, axis = ("whitened", "u") if params.whitening is not None else ("scaled", "z")
-    whitened = [
+    whitened = [] if params.whitening is None else [
         " + ".join(f"z{j} * {_num(w)}" for j, w in enumerate(column)) + f" AS u{m}"
-        for m, column in enumerate((params.whitening if params.whitening is not None else np.empty((0, 0))).T)
+        for m, column in enumerate(params.whitening.T)
     ]
+    space, axis = ("whitened", "u") if whitened else ("scaled", "z")
     distances = [
         "\n          + ".join(f"({axis}{j} - {_num(c)}) * ({axis}{j} - {_num(c)})" for j, c in enumerate(center))
         + f" AS d{i}"
