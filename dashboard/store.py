@@ -477,7 +477,8 @@ def _fit_files(meta: dict, k, tmp: Path, step) -> None:
     if saved is not None and str(k) in ("auto", str(saved.metadata["k"])):
         bundle = saved  # the run's own model: the dashboard shows exactly its segments
     else:
-        bundle = fit_bundle(dataset, fit_options.replace(k=k))
+        bundle = fit_bundle(dataset, fit_options.replace(k=k), progress=lambda done, total, k_tried: step(
+            2 + done / total, f"fitting the model: trying k={k_tried} ({done + 1} of {total})"))
     step(3, "assigning segments")
     frame = bundle.assign(dataset.customers)
     bundle.save(tmp / "model")

@@ -111,12 +111,12 @@ def inspect_input(source, options: LoadOptions | None = None, preview_rows: int 
     )
 
 
-def fit_bundle(dataset: Dataset, options: FitOptions | None = None, *, progress: bool | None = False,
+def fit_bundle(dataset: Dataset, options: FitOptions | None = None, *, progress=False,
                **changes) -> Bundle:
     """Fit a :class:`Segmenter` on ``dataset`` and wrap it with its segment book.
 
     ``options`` (or keyword ``changes`` to them): k, guardrails, algorithm, rules, seed; the
-    rule table defaults to the dataset's shape's.
+    rule table defaults to the dataset's shape's. ``progress``: as :meth:`Segmenter.fit`'s.
     """
     from .book.bundle import Bundle
     from .book.naming import Rules

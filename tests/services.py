@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -64,3 +65,16 @@ def chromium_or_skip() -> str:
     if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
         missing("Chromium", "apt-get install chromium; `make test` does it")
     return CHROMIUM
+
+
+def processes_text() -> str:
+    """This test run's child processes with their state and CPU seconds, and the load average:
+    on a timeout, tells a busy process (slow) from an idle one (stuck)."""
+    import psutil
+
+    lines = [f"load average {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f}"]
+    for proc in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            cpu = proc.cpu_times()
+            lines.append(f"{proc.pid} {proc.status()} cpu {cpu.user + cpu.system:.1f} s: {' '.join(proc.cmdline())[:100]}")
+    return "\n".join(lines)

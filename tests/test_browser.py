@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from conftest import SHARED_DATA
-from services import free_port, stop, wait_for_url
+from services import free_port, processes_text, stop, wait_for_url
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "docs" / "overview.png"
@@ -73,8 +73,10 @@ def wait_fitted(page, name: str, store_dir: Path, timeout=120_000) -> None:
     except Exception as exc:  # noqa: BLE001 - re-raised with the page's and the server's words
         said = {i: page.inner_text(f"#{i}") for i in ("upload-fit-status", "upload-status", "fit-status", "page-alert")
                 if page.locator(f"#{i}").count()}
-        log = (store_dir / "server.log").read_text().splitlines()[-30:]
-        raise AssertionError(f"{name} not fitted: the page says {said}; the server's log ends:\n" + "\n".join(log)) from exc
+        # (the log's requests are the page's polls: its other lines are what the server said)
+        log = [line for line in (store_dir / "server.log").read_text().splitlines() if '"POST /_dash' not in line]
+        raise AssertionError(f"{name} not fitted: the page says {said}; the server's log ends:\n" + "\n".join(log[-30:])
+                             + "\nprocesses:\n" + processes_text()) from exc
 
 
 def kpi(page) -> int:

@@ -220,3 +220,18 @@ def test_a_job_whose_page_stops_polling_loses_its_heartbeat(tmp_path):
     assert beat.lost()  # no poll for longer than the limit
     beat.end()
     assert not (tmp_path / "beats" / str(job)).exists()
+
+
+def test_an_automatic_k_fit_reports_each_k_it_tries(tmp_path, demo):
+    # a long fit of an upload moves its progress bar through the k sweep, not one step for all of it
+    store = DataStore(tmp_path, limits=FitLimits(timeout_s=600))
+    store.add(demo, label="demo", dataset_id=DEMO_ID)
+    rec = Recorder()
+    store.get(DEMO_ID, "auto", progress=rec.progress("a"))
+    low, high = store.get(DEMO_ID, "auto").bundle.fit_options.k_range
+    fitting = [(step, text) for _, _, step, text in rec.events if 2 <= step < 3]
+    n = high - low + 1
+    assert [text for _, text in fitting] == ["fitting the model"] + [
+        f"fitting the model: trying k={k} ({k - low + 1} of {n})" for k in range(low, high + 1)]
+    steps = [step for step, _ in fitting]
+    assert steps == sorted(steps) and steps[1] < steps[-1] < 3

@@ -52,7 +52,7 @@ def progress_steps(set_progress):
     """A fit's progress callback (step 0: waiting, 1-4: fitting) driving a progress bar and the
     line under it ("waiting for 1 other fit"); both hidden when done."""
     def step(i, said):
-        set_progress((25 * i, {"visibility": "visible" if i < 4 else "hidden"}, said if i < 4 else ""))
+        set_progress((round(25 * i), {"visibility": "visible" if i < 4 else "hidden"}, said if i < 4 else ""))
     return step
 
 

@@ -212,8 +212,9 @@ class Segmenter(ClusterMixin, BaseEstimator):
         ----------
         X : DataFrame of shape (n_samples, n_features)
         y : ignored
-        progress : bool or None
-            Show a progress bar over the k sweep (None: only on a terminal).
+        progress : bool, None or callable
+            Show a progress bar over the k sweep (None: only on a terminal); a callable is
+            called as ``progress(done, total, k)`` before each k of the sweep is tried.
 
         Returns
         -------
@@ -315,13 +316,19 @@ class Segmenter(ClusterMixin, BaseEstimator):
             self.k_preferences_ = {}
             self.k_reason_ = f"k={k_lo}: set by the user"
             return
+        told = progress if callable(progress) else None
         ks = tqdm(
             range(k_lo, k_hi + 1),
             desc="choosing k",
-            disable=None if progress is None else not progress,
+            disable=True if told else None if progress is None else not progress,
             leave=False,
         )
-        self.k_selection_ = pd.DataFrame([self._score_k(sweep, k, stable) for k in ks])
+        rows = []
+        for k in ks:
+            if told:
+                told(k - k_lo, k_hi - k_lo + 1, k)
+            rows.append(self._score_k(sweep, k, stable))
+        self.k_selection_ = pd.DataFrame(rows)
         if self.algorithm_ != "gmm":  # (a mixture votes with its BIC)
             gaps = gap_statistic(sweep, self.k_selection_["k"].tolist(), seed=self.random_state)
             self.k_selection_ = self.k_selection_.merge(gaps, on="k")
