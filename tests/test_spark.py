@@ -321,3 +321,17 @@ def test_a_spark_table(spark, spark_run, tmp_path, cli):
     code, out, err = cli("run", "--spark", "--table", "lake_loans", "--out", tmp_path / "o", "--k", "3")
     assert code == 0, err
     assert "400 customers scored inside Spark" in out
+
+
+def test_a_local_session_gets_shuffle_partitions_for_its_cores_and_the_users_setting_wins():
+    from segmentation.io.spark import LOCAL_PARTITIONS_PER_CORE, session_conf
+
+    per_core = LOCAL_PARTITIONS_PER_CORE
+    assert session_conf("local[3]")["spark.sql.shuffle.partitions"] == str(3 * per_core)
+    assert session_conf("local[2,4]")["spark.sql.shuffle.partitions"] == str(2 * per_core)
+    assert session_conf(None)["spark.sql.shuffle.partitions"] == str((os.cpu_count() or 1) * per_core)
+    assert session_conf("local[*]") == session_conf(None)
+    mine = {"spark.sql.shuffle.partitions": "64", "spark.driver.memory": "4g"}
+    assert session_conf("local[2]", mine) == mine
+    # a cluster's master keeps Spark's (or spark-defaults.conf's) setting
+    assert session_conf("spark://head:7077", {"spark.driver.memory": "4g"}) == {"spark.driver.memory": "4g"}

@@ -100,6 +100,24 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+#: Shuffle partitions per core of a local master (unless the session's conf sets them).
+LOCAL_PARTITIONS_PER_CORE = 4
+
+
+def session_conf(master: str | None, conf: dict | None = None) -> dict:
+    """The settings a session made here gets: ``conf``, and on a local master (``local``,
+    ``local[N]``, ``local[*]``; None is local) :data:`LOCAL_PARTITIONS_PER_CORE` shuffle
+    partitions per core unless ``conf`` sets them. Spark's default 200 are sized for a
+    cluster: on one machine each is a task of its own at every shuffle (a 20,000-row
+    ``run --spark`` on 2 cores: 59 s with 200, 29 s with 8)."""
+    out = dict(conf or {})
+    if (master or "local").startswith("local"):
+        match = re.fullmatch(r"local\[(\d+)(?:,\d+)?\]", master or "")
+        cores = int(match.group(1)) if match else os.cpu_count() or 1
+        out.setdefault("spark.sql.shuffle.partitions", str(LOCAL_PARTITIONS_PER_CORE * cores))
+    return out
+
+
 def spark_session(master: str | None = None, conf: dict | None = None):
     """The active SparkSession (a ``spark-submit`` job's, a notebook's, a test's), or a new one:
     on ``master`` (default ``$SPARK_MASTER``, else spark-submit's or spark-defaults.conf's
@@ -119,7 +137,7 @@ def spark_session(master: str | None = None, conf: dict | None = None):
         # Local mode: everything in this machine's JVM, reached on the loopback address only.
         builder = builder.config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    for key, value in (conf or {}).items():
+    for key, value in session_conf(master, conf).items():
         builder = builder.config(key, value)
     try:
         with _quiet():
